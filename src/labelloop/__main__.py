@@ -1,0 +1,3 @@
+from labelloop.cli import main
+
+main()
