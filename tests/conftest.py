@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from labelloop.store.engine import Store
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TEST_DATA = Path(__file__).resolve().parent / "data"
@@ -28,3 +33,65 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--backend"))
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test, on the selected backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'labelloop.db'}"
+        return
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = os.environ.get("LABELLOOP_TEST_POSTGRES_URL")
+    if not server:
+        pytest.fail("--backend postgres needs LABELLOOP_TEST_POSTGRES_URL")
+    name = f"lltest_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def workspace(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An initialised workspace (project 'test') in a temp folder that is the cwd."""
+    from labelloop.service.workspace import init_workspace
+
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("LABELLOOP_DATABASE_URL", database_url)
+    ws, _ = init_workspace(folder, "test")
+    ws.close()
+    yield folder
+
+
+@pytest.fixture
+def store(workspace: Path) -> Iterator[Store]:
+    from labelloop.service.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    yield ws.store
+    ws.close()

@@ -1,0 +1,477 @@
+"""Queries and writes over the tables. Functions take a Connection inside the caller's
+transaction and return plain records; the service layer decides transaction boundaries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from labelloop.core.provenance import GENESIS, canonical_json, event_hash
+from labelloop.errors import Conflict, InvalidInput, NotFound
+from labelloop.store import tables as t
+
+CHUNK = 5_000  # keys per IN (...) query; below SQLite's variable limit
+
+
+def now_iso() -> str:
+    """Current UTC time as fixed-width ISO-8601 text (microseconds), the stored form."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    name: str
+    schema_version_id: int | None
+    event_seq: int
+    head_hash: str
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    id: int
+    version: str
+    content_hash: str
+    is_open: bool
+    body: dict[str, Any]
+    source: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event to append; the store assigns seq, created_at (unless given) and hashes."""
+
+    type: str
+    item_id: int
+    labeler_id: int | None
+    label: Any
+    schema_version_id: int
+    source: str
+    created_at: str | None = None
+    time_spent_ms: int | None = None
+    suggestion: Any = None
+    calibration_score: float | None = None
+    idempotency_key: str | None = None
+    corrects_event_id: int | None = None
+    payload: dict[str, Any] | None = None
+    is_calibration: bool = field(default=False)
+
+
+# ---------------------------------------------------------------- projects
+
+
+def _project(row: Any) -> Project:
+    return Project(row.id, row.name, row.schema_version_id, row.event_seq, row.head_hash)
+
+
+def create_project(conn: Connection, name: str) -> Project:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("project name is empty; expected a non-empty name")
+    if conn.execute(select(t.projects.c.id).where(t.projects.c.name == name)).first():
+        raise Conflict(f"project {name!r} already exists")
+    conn.execute(
+        insert(t.projects).values(
+            name=name, created_at=now_iso(), event_seq=0, head_hash=GENESIS, schema_version_id=None
+        )
+    )
+    return get_project(conn, name)
+
+
+def list_projects(conn: Connection) -> list[Project]:
+    rows = conn.execute(select(t.projects).order_by(t.projects.c.id)).all()
+    return [_project(r) for r in rows]
+
+
+def get_project(conn: Connection, name: str | None, *, lock: bool = False) -> Project:
+    """The named project, or the only one when ``name`` is None."""
+    if name is None:
+        projects = list_projects(conn)
+        if len(projects) == 1:
+            name = projects[0].name
+        elif not projects:
+            raise NotFound("the workspace has no project; create one with `labelloop init NAME`")
+        else:
+            names = [p.name for p in projects]
+            raise InvalidInput(f"the workspace has {len(names)} projects {names}; pass --project")
+    query = select(t.projects).where(t.projects.c.name == name)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        names = [p.name for p in list_projects(conn)]
+        raise NotFound(f"project {name!r} does not exist; known projects: {names}")
+    return _project(row)
+
+
+# ---------------------------------------------------------------- schema versions
+
+
+def add_schema_version(
+    conn: Connection,
+    project: Project,
+    *,
+    version: str,
+    content_hash: str,
+    is_open: bool,
+    body: dict[str, Any],
+    source: str | None,
+) -> tuple[int, bool]:
+    """Record a schema version (once per content hash) and make it current.
+
+    Returns (schema_version_id, created).
+    """
+    sv = t.schema_versions
+    row = conn.execute(
+        select(sv.c.id).where(sv.c.project_id == project.id, sv.c.content_hash == content_hash)
+    ).first()
+    created = row is None
+    if row is None:
+        result = conn.execute(
+            insert(sv).values(
+                project_id=project.id,
+                version=version,
+                content_hash=content_hash,
+                is_open=is_open,
+                body=canonical_json(body),
+                source=source,
+                created_at=now_iso(),
+            )
+        )
+        version_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    else:
+        version_id = int(row.id)
+    if project.schema_version_id != version_id:
+        conn.execute(
+            update(t.projects)
+            .where(t.projects.c.id == project.id)
+            .values(schema_version_id=version_id)
+        )
+    return version_id, created
+
+
+def get_schema_version(conn: Connection, version_id: int) -> SchemaVersion:
+    row = conn.execute(select(t.schema_versions).where(t.schema_versions.c.id == version_id)).one()
+    return SchemaVersion(
+        row.id,
+        row.version,
+        row.content_hash,
+        bool(row.is_open),
+        json.loads(row.body),
+        row.source,
+        row.created_at,
+    )
+
+
+def list_schema_versions(conn: Connection, project: Project) -> list[SchemaVersion]:
+    sv = t.schema_versions
+    ids = conn.execute(
+        select(sv.c.id).where(sv.c.project_id == project.id).order_by(sv.c.id)
+    ).scalars()
+    return [get_schema_version(conn, i) for i in ids]
+
+
+# ---------------------------------------------------------------- labelers
+
+
+def ensure_labelers(
+    conn: Connection, project: Project, identities: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], int]:
+    """Ids of labelers by (kind, name, version), creating the missing ones."""
+    wanted = sorted(set(identities))
+    lb = t.labelers
+    found: dict[tuple[str, str, str], int] = {}
+    rows = conn.execute(
+        select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version).where(lb.c.project_id == project.id)
+    )
+    existing = {(r.kind, r.name, r.version): int(r.id) for r in rows}
+    missing = [w for w in wanted if w not in existing]
+    if missing:
+        stamp = now_iso()
+        conn.execute(
+            insert(lb),
+            [
+                {"project_id": project.id, "kind": k, "name": n, "version": v, "created_at": stamp}
+                for k, n, v in missing
+            ],
+        )
+        rows = conn.execute(
+            select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version).where(lb.c.project_id == project.id)
+        )
+        existing = {(r.kind, r.name, r.version): int(r.id) for r in rows}
+    for w in wanted:
+        found[w] = existing[w]
+    return found
+
+
+# ---------------------------------------------------------------- items
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def find_item_ids(conn: Connection, project: Project, keys: Sequence[str]) -> dict[str, int]:
+    """Ids of the items with these keys (missing keys are absent from the result)."""
+    it = t.items
+    out: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        rows = conn.execute(
+            select(it.c.key, it.c.id).where(it.c.project_id == project.id, it.c.key.in_(chunk))
+        )
+        out.update((r.key, int(r.id)) for r in rows)
+    return out
+
+
+def find_item_hashes(conn: Connection, project: Project, keys: Sequence[str]) -> dict[str, str]:
+    """Content hash of the items with these keys (missing keys are absent)."""
+    it = t.items
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        rows = conn.execute(
+            select(it.c.key, it.c.content_hash).where(
+                it.c.project_id == project.id, it.c.key.in_(chunk)
+            )
+        )
+        out.update((r.key, r.content_hash) for r in rows)
+    return out
+
+
+def fill_stub_items(conn: Connection, project: Project, rows: list[dict[str, Any]]) -> None:
+    """Give content to items first known only by id (created by an answers import)."""
+    it = t.items
+    for row in rows:
+        conn.execute(
+            update(it)
+            .where(it.c.project_id == project.id, it.c.key == row["key"])
+            .values(
+                content_hash=row["content_hash"],
+                data=row["data"],
+                meta=row["meta"],
+                media=row["media"],
+                source=row["source"],
+            )
+        )
+
+
+def current_gold(conn: Connection, project: Project, item_ids: Sequence[int]) -> dict[int, Any]:
+    """Current gold label (decoded) of these items, where they have one."""
+    g = t.gold
+    out: dict[int, Any] = {}
+    for chunk in _chunks(sorted(set(item_ids))):
+        rows = conn.execute(
+            select(g.c.item_id, g.c.label).where(
+                g.c.project_id == project.id, g.c.item_id.in_(chunk)
+            )
+        )
+        out.update((int(r.item_id), json.loads(r.label)) for r in rows)
+    return out
+
+
+def find_items_by_content(
+    conn: Connection, project: Project, hashes: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    """(id, key) of one item per content hash, for hashes already stored."""
+    it = t.items
+    out: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(sorted(set(hashes))):
+        rows = conn.execute(
+            select(it.c.content_hash, it.c.id, it.c.key)
+            .where(it.c.project_id == project.id, it.c.content_hash.in_(chunk))
+            .order_by(it.c.id)
+        )
+        for r in rows:
+            out.setdefault(r.content_hash, (int(r.id), r.key))
+    return out
+
+
+def insert_items(conn: Connection, project: Project, rows: list[dict[str, Any]]) -> None:
+    """Insert item rows (keys: key, external_id, content_hash, data, meta, media, source)."""
+    if not rows:
+        return
+    stamp = now_iso()
+    for row in rows:
+        row["project_id"] = project.id
+        row["created_at"] = stamp
+    conn.execute(insert(t.items), rows)
+
+
+def count(conn: Connection, table: Table, project: Project) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(table).where(table.c.project_id == project.id)
+        ).scalar_one()
+    )
+
+
+# ---------------------------------------------------------------- events
+
+HASHED_COLUMNS = (
+    "project_id",
+    "seq",
+    "type",
+    "item_id",
+    "labeler_id",
+    "label",
+    "schema_version_id",
+    "created_at",
+    "time_spent_ms",
+    "suggestion",
+    "calibration_score",
+    "source",
+    "idempotency_key",
+    "corrects_event_id",
+    "payload",
+)
+"""Every stored event column except id, prev_hash and hash goes into the hash."""
+
+
+def hashed_fields(row: Any) -> dict[str, Any]:
+    """The hashed fields of a stored event row (mapping or Row)."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    return {name: mapping[name] for name in HASHED_COLUMNS}
+
+
+def existing_idempotency_keys(conn: Connection, project: Project, keys: Sequence[str]) -> set[str]:
+    ev = t.events
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(keys))):
+        found.update(
+            conn.execute(
+                select(ev.c.idempotency_key).where(
+                    ev.c.project_id == project.id, ev.c.idempotency_key.in_(chunk)
+                )
+            ).scalars()
+        )
+    return found
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for chunk in _chunks(rows, 2_000):
+        stmt = dialect.insert(table).values(list(chunk))
+        cols = {c: stmt.excluded[c] for c in chunk[0] if c != key}
+        conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=cols))
+
+
+def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDraft]) -> int:
+    """Append events to the project's hash chain; returns how many were appended.
+
+    Drafts whose idempotency key is already stored (or repeated within ``drafts``) are
+    skipped, so retries never duplicate a label. The caller's transaction must be a write
+    transaction: SQLite's ``BEGIN IMMEDIATE`` or the project row lock on PostgreSQL makes
+    the chain head read-modify-write safe under concurrency.
+    """
+    project = get_project(conn, project_name, lock=True)
+    keys = [d.idempotency_key for d in drafts if d.idempotency_key is not None]
+    seen = existing_idempotency_keys(conn, project, keys) if keys else set()
+    seq = project.event_seq
+    prev = project.head_hash
+    stamp = now_iso()
+    rows: list[dict[str, Any]] = []
+    gold_rows: list[dict[str, Any]] = []
+    state_rows: list[dict[str, Any]] = []
+    for d in drafts:
+        if d.idempotency_key is not None:
+            if d.idempotency_key in seen:
+                continue
+            seen.add(d.idempotency_key)
+        seq += 1
+        row: dict[str, Any] = {
+            "project_id": project.id,
+            "seq": seq,
+            "type": d.type,
+            "item_id": d.item_id,
+            "labeler_id": d.labeler_id,
+            "label": None if d.label is None else canonical_json(d.label),
+            "schema_version_id": d.schema_version_id,
+            "created_at": d.created_at or stamp,
+            "time_spent_ms": d.time_spent_ms,
+            "suggestion": None if d.suggestion is None else canonical_json(d.suggestion),
+            "calibration_score": d.calibration_score,
+            "source": d.source,
+            "idempotency_key": d.idempotency_key,
+            "corrects_event_id": d.corrects_event_id,
+            "payload": None if d.payload is None else canonical_json(d.payload),
+        }
+        digest = event_hash({k: row[k] for k in HASHED_COLUMNS}, prev)
+        row["prev_hash"] = prev
+        row["hash"] = prev = digest
+        rows.append(row)
+        if d.type == "gold":
+            gold_rows.append(
+                {
+                    "item_id": d.item_id,
+                    "project_id": project.id,
+                    "label": row["label"],
+                    "is_calibration": d.is_calibration,
+                    "seq": seq,
+                }
+            )
+        elif d.type == "adjudication":
+            confidence = (d.payload or {}).get("confidence")
+            state_rows.append(
+                {
+                    "item_id": d.item_id,
+                    "project_id": project.id,
+                    "label": row["label"],
+                    "confidence": confidence,
+                    "seq": seq,
+                }
+            )
+    if not rows:
+        return 0
+    for chunk in _chunks(rows, 10_000):
+        conn.execute(insert(t.events), list(chunk))
+    conn.execute(
+        update(t.projects)
+        .where(t.projects.c.id == project.id)
+        .values(event_seq=seq, head_hash=prev)
+    )
+    for derived, table in ((gold_rows, t.gold), (state_rows, t.item_state)):
+        if derived:
+            ids = _event_ids_by_seq(conn, project, [r["seq"] for r in derived])
+            latest: dict[int, dict[str, Any]] = {}
+            for r in derived:
+                r["event_id"] = ids[r.pop("seq")]
+                latest[r["item_id"]] = r
+            _upsert(conn, table, list(latest.values()), "item_id")
+    return len(rows)
+
+
+def _event_ids_by_seq(conn: Connection, project: Project, seqs: Sequence[int]) -> dict[int, int]:
+    ev = t.events
+    lo, hi = min(seqs), max(seqs)
+    rows = conn.execute(
+        select(ev.c.seq, ev.c.id).where(
+            ev.c.project_id == project.id, ev.c.seq >= lo, ev.c.seq <= hi
+        )
+    )
+    return {int(r.seq): int(r.id) for r in rows}
+
+
+def iter_events(conn: Connection, project: Project, batch: int = 10_000) -> Iterator[Any]:
+    """All events of a project in chain order, streamed in batches by seq."""
+    ev = t.events
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(ev)
+            .where(ev.c.project_id == project.id, ev.c.seq > after)
+            .order_by(ev.c.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        after = int(rows[-1].seq)

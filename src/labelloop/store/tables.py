@@ -1,0 +1,139 @@
+"""Tables (SQLAlchemy Core). Migrations in `migrations/` create exactly these; a test checks it.
+
+Events are append-only (database triggers reject UPDATE and DELETE); everything else that
+changes (current label, current gold, chain head) is derived state kept beside them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("schema_version_id", ID, nullable=True),  # current schema version (derived)
+    Column("event_seq", BigInteger, nullable=False, default=0),  # chain head (derived)
+    Column("head_hash", String(64), nullable=False),
+)
+
+schema_versions = Table(
+    "schema_versions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    Column("body", Text, nullable=False),  # canonical JSON of the schema
+    Column("source", Text, nullable=True),  # file it was loaded from
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("project_id", "content_hash", name="uq_schema_versions_project_hash"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("key", String(300), nullable=False),  # external id, else "sha256:<content hash>"
+    Column("external_id", String(300), nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("data", Text, nullable=False),  # canonical JSON
+    Column("meta", Text, nullable=False),  # canonical JSON ("metadata" is reserved by SQLAlchemy)
+    Column("media", Text, nullable=True),
+    Column("source", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("project_id", "key", name="uq_items_project_key"),
+    Index("ix_items_project_content", "project_id", "content_hash"),
+)
+
+labelers = Table(
+    "labelers",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("project_id", "kind", "name", "version", name="uq_labelers_identity"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("item_id", ID, ForeignKey("items.id"), nullable=False),
+    Column("labeler_id", ID, ForeignKey("labelers.id"), nullable=True),
+    Column("label", Text, nullable=True),  # canonical JSON: a string, a list, or null
+    Column("schema_version_id", ID, ForeignKey("schema_versions.id"), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("time_spent_ms", BigInteger, nullable=True),
+    Column("suggestion", Text, nullable=True),  # canonical JSON of what the labeler was shown
+    Column("calibration_score", Float, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("idempotency_key", String(128), nullable=True),
+    Column("corrects_event_id", ID, ForeignKey("events.id"), nullable=True),
+    Column("payload", Text, nullable=True),  # canonical JSON: method, params, confidence, ...
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("project_id", "seq", name="uq_events_project_seq"),
+    UniqueConstraint("project_id", "idempotency_key", name="uq_events_project_idempotency"),
+    Index("ix_events_item", "item_id"),
+)
+
+gold = Table(  # derived: current gold label per item, from the latest gold event
+    "gold",
+    metadata,
+    Column("item_id", ID, ForeignKey("items.id"), primary_key=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("is_calibration", Boolean, nullable=False),
+    Column("event_id", ID, ForeignKey("events.id"), nullable=False),
+    Index("ix_gold_project", "project_id"),
+)
+
+item_state = Table(  # derived: current label per item, from the latest adjudication event
+    "item_state",
+    metadata,
+    Column("item_id", ID, ForeignKey("items.id"), primary_key=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("label", Text, nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("event_id", ID, ForeignKey("events.id"), nullable=False),
+    Index("ix_item_state_project", "project_id"),
+)
+
+EVENT_TYPES = ("answer", "correction", "gold", "adjudication")
+LABELER_KINDS = ("human", "model", "llm", "rule", "expert")
+SOURCES = ("import", "api", "ui", "model", "model_auto", "rule", "aggregate")
