@@ -1,3 +1,229 @@
-"""`labelloop aggregate` and `labelloop agreement` (truth inference and agreement)."""
+"""`labelloop aggregate` (truth inference). The agreement command lives in `cli/agreement.py`."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from labelloop.cli import app
+
+_HELP = """Infer each task's label from crowd answers (truth inference).
+
+File mode: ANSWERS.csv has columns worker,task,label. Repeated answers of one worker on one
+task are reduced to the worker's LAST answer in file order before fitting. OUT.csv gets
+task,label,confidence (confidence = posterior probability of the chosen label). With
+--gold, accuracy on the gold tasks is reported; gold is NOT used for fitting unless
+--clamp-gold is given. Methods: auto (default), majority_vote, weighted_majority_vote,
+wawa, zero_based_skill, dawid_skene, one_coin_dawid_skene, mace, glad (optionally with a
+version suffix such as dawid_skene.v1).
+"""
+
+
+@app.command("aggregate", help=_HELP)
+def aggregate(
+    answers: Path | None = typer.Argument(
+        None, help="ANSWERS.csv (worker,task,label). Omit for project mode.", show_default=False
+    ),
+    method: str = typer.Option("auto", "--method", "-m", help="Aggregator name."),
+    gold: Path | None = typer.Option(
+        None, "--gold", help="GOLD.csv (task,label) to score against."
+    ),
+    clamp_gold: bool = typer.Option(
+        False, "--clamp-gold", help="Use gold labels as known labels while fitting."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Where to write task,label,confidence."
+    ),
+    labels: str | None = typer.Option(
+        None, "--labels", help="Comma-separated allowed labels (the schema); others are an error."
+    ),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Aggregator parameter NAME=VALUE (repeatable)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    if answers is None:
+        _project_mode(method)
+        return
+    _file_mode(answers, method, gold, clamp_gold, out, labels, param, as_json)
+
+
+def _project_mode(method: str) -> None:
+    """Project mode (adjudication events in a workspace): wired by the store layer later."""
+    from labelloop.errors import ConfigError
+
+    raise ConfigError(
+        "project mode needs a workspace (not available yet); "
+        f"to aggregate a file run: labelloop aggregate ANSWERS.csv --method {method} --out OUT.csv"
+    )
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    import json
+
+    from labelloop.errors import InvalidInput
+
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"--param {item!r}: expected NAME=VALUE, e.g. max_iter=50")
+        try:
+            params[name.strip()] = json.loads(raw)
+        except ValueError:
+            params[name.strip()] = raw
+    return params
+
+
+def _file_mode(
+    answers_path: Path,
+    method: str,
+    gold_path: Path | None,
+    clamp_gold: bool,
+    out: Path | None,
+    labels: str | None,
+    param: list[str],
+    as_json: bool,
+) -> None:
+    import json
+    import time
+
+    import numpy as np
+
+    from labelloop.core.aggregate import make_aggregator, resolve_name
+    from labelloop.core.answers import LabelSpace
+    from labelloop.errors import InvalidInput
+    from labelloop.formats.answers_csv import read_answers_csv, read_gold_csv
+
+    name = resolve_name(method)  # unknown method fails before any reading
+    if out is None:
+        raise InvalidInput("--out OUT.csv is required in file mode")
+    params = _parse_params(param)
+    try:
+        aggregator = make_aggregator(name, **params)
+    except TypeError as exc:
+        raise InvalidInput(f"bad --param for {name}: {exc}") from None
+
+    space = None
+    if labels is not None:
+        names = [x.strip() for x in labels.split(",") if x.strip()]
+        if not names:
+            raise InvalidInput("--labels is empty; expected e.g. --labels ham,spam")
+        try:
+            space = LabelSpace(tuple(names))
+        except ValueError as exc:
+            raise InvalidInput(f"--labels: {exc}") from None
+    table = read_answers_csv(answers_path, label_space=space)
+    raw = table.answers
+    ans = raw.deduplicate(keep="last")
+    per_item = ans.answers_per_item()
+    single = np.flatnonzero(per_item == 1)
+    if single.size:
+        example = table.item_ids[int(single[0])]
+        typer.echo(
+            f"warning: {single.size} of {ans.n_items} task(s) have a single answer "
+            f"(e.g. {example!r}); their labels rest on one worker",
+            err=True,
+        )
+
+    gold_codes = None
+    gold_known = None
+    n_gold_listed = 0
+    if gold_path is not None:
+        gold_map = read_gold_csv(gold_path)
+        n_gold_listed = len(gold_map)
+        index = {task: i for i, task in enumerate(table.item_ids)}
+        gold_codes = np.full(ans.n_items, -1, dtype=np.int64)
+        for task, lab in gold_map.items():
+            i = index.get(task)
+            if i is None:
+                continue
+            if lab not in table.label_space:
+                raise InvalidInput(
+                    f"gold label {lab!r} of task {task!r} is not in the label set "
+                    f"{list(table.label_space.labels)}",
+                    source=str(gold_path),
+                )
+            gold_codes[i] = table.label_space.code(lab)
+        gold_known = gold_codes >= 0
+
+    start = time.perf_counter()
+    aggregator.fit(ans, gold_codes if clamp_gold else None)
+    seconds = time.perf_counter() - start
+
+    labels_out = aggregator.labels_
+    conf = aggregator.probas_[np.arange(ans.n_items), np.maximum(labels_out, 0)]
+    _write_out(out, table.item_ids, table.label_space.labels, labels_out, conf)
+
+    summary: dict[str, Any] = {
+        "method": name,
+        "params": aggregator.params(),
+        "iterations": int(aggregator.n_iter_),
+        "converged": bool(aggregator.converged_),
+        "seconds": round(seconds, 6),
+        "log_likelihood": aggregator.log_likelihood_,
+        "n_answers": len(raw),
+        "n_answers_used": len(ans),
+        "duplicates_dropped": len(raw) - len(ans),
+        "n_tasks": ans.n_items,
+        "n_workers": ans.n_labelers,
+        "labels": list(table.label_space.labels),
+        "single_answer_tasks": int(single.size),
+        "out": str(out),
+    }
+    if gold_codes is not None and gold_known is not None:
+        n = int(gold_known.sum())
+        acc = float((labels_out[gold_known] == gold_codes[gold_known]).mean()) if n else None
+        summary["gold"] = {
+            "listed": n_gold_listed,
+            "tasks_scored": n,
+            "accuracy": acc,
+            "clamped": clamp_gold,
+        }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    line = (
+        f"{name}: {ans.n_items} tasks, {ans.n_labelers} workers, {len(ans)} answers"
+        f" ({len(raw) - len(ans)} repeated dropped); {aggregator.n_iter_} iteration(s)"
+        f"{'' if aggregator.converged_ else ' (not converged)'} in {seconds:.3f} s"
+    )
+    typer.echo(line)
+    if "gold" in summary:
+        g = summary["gold"]
+        acc_text = "n/a" if g["accuracy"] is None else f"{100 * g['accuracy']:.2f}%"
+        clamp_note = " (gold clamped)" if clamp_gold else ""
+        typer.echo(f"accuracy on {g['tasks_scored']} gold task(s): {acc_text}{clamp_note}")
+    typer.echo(f"wrote {out}")
+
+
+def _write_out(
+    out: Path, item_ids: list[str], names: tuple[str, ...], labels: Any, conf: Any
+) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from labelloop.errors import InvalidInput
+
+    codes = np.asarray(labels)
+    dictionary = pa.array([*list(names), ""], type=pa.string())
+    label_col = pa.DictionaryArray.from_arrays(
+        pa.array(np.where(codes < 0, len(names), codes).astype(np.int32)), dictionary
+    ).cast(pa.string())
+    table = pa.table(
+        {
+            "task": pa.array(item_ids, type=pa.string()),
+            "label": label_col,
+            "confidence": pa.array(np.round(np.asarray(conf, dtype=np.float64), 6)),
+        }
+    )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
+        tmp.replace(out)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None

@@ -1,0 +1,84 @@
+"""Truth inference: estimate each item's class and each labeler's reliability from answers.
+
+Estimators follow scikit-learn conventions (parameters in ``__init__``, ``fit`` returns
+self, results end in ``_``). Every estimator accepts known gold labels to clamp. Names in
+the registry carry a version: :func:`make_aggregator` builds one by name.
+
+Examples
+--------
+>>> from labelloop.core.answers import Answers
+>>> a = Answers.from_codes([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 1, 0, 0, 0, 1])
+>>> make_aggregator("majority_vote.v1").fit(a).labels_.tolist()
+[1, 0]
+>>> sorted(AGGREGATORS)[:2]
+['auto.v1', 'dawid_skene.v1']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
+from labelloop.core.aggregate.auto import AutoAggregator
+from labelloop.core.aggregate.dawid_skene import MACE, DawidSkene, OneCoinDawidSkene
+from labelloop.core.aggregate.voting import (
+    MajorityVote,
+    Wawa,
+    WeightedMajorityVote,
+    ZeroBasedSkill,
+)
+from labelloop.errors import NotFound
+
+AGGREGATORS: dict[str, type[Aggregator]] = {
+    cls.name: cls
+    for cls in (
+        MajorityVote,
+        WeightedMajorityVote,
+        Wawa,
+        ZeroBasedSkill,
+        DawidSkene,
+        OneCoinDawidSkene,
+        MACE,
+        AutoAggregator,
+    )
+}
+"""Registry: versioned name -> estimator class."""
+
+
+def resolve_name(name: str) -> str:
+    """Full registry name of ``name``; a bare name (``dawid_skene``) means its latest version."""
+    if name in AGGREGATORS:
+        return name
+    versions = sorted(
+        (n for n in AGGREGATORS if n.rsplit(".v", 1)[0] == name),
+        key=lambda n: int(n.rsplit(".v", 1)[1]),
+    )
+    if versions:
+        return versions[-1]
+    raise NotFound(f"unknown aggregator {name!r}; known: {', '.join(sorted(AGGREGATORS))}")
+
+
+def make_aggregator(name: str, **params: Any) -> Aggregator:
+    """Build a registered aggregator by (versioned or bare) name with its parameters.
+
+    Raises :class:`labelloop.errors.NotFound` listing the known names.
+    """
+    return AGGREGATORS[resolve_name(name)](**params)
+
+
+__all__ = [
+    "AGGREGATORS",
+    "MACE",
+    "Aggregator",
+    "AutoAggregator",
+    "DawidSkene",
+    "GoldLike",
+    "MajorityVote",
+    "OneCoinDawidSkene",
+    "Wawa",
+    "WeightedMajorityVote",
+    "ZeroBasedSkill",
+    "argmax_tiebreak",
+    "make_aggregator",
+    "resolve_name",
+]

@@ -1,0 +1,338 @@
+"""Dawid-Skene family: full confusion matrices, one-coin, and MACE.
+
+All three are fitted by the EM engine of :mod:`labelloop.core.aggregate._em` (sparse
+gather-and-sum E-step, expected-count M-step, stop on the penalized log-likelihood).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+import numpy as np
+
+from labelloop.core.aggregate._base import (
+    Aggregator,
+    FitInput,
+    GoldLike,
+    clamp,
+    prepare,
+)
+from labelloop.core.aggregate._em import Design, EMResult, MStepResult, run_em
+from labelloop.core.aggregate.voting import _vote_probas
+from labelloop.core.answers import Answers, FloatArray
+
+_CLIP = 1e-10  # floor of a probability before its log when no smoothing is given
+
+
+def majority_init(fi: FitInput) -> FloatArray:
+    """Soft majority-vote posteriors (ties split), gold-clamped: shape (n_items, K)."""
+    return clamp(_vote_probas(fi.answers, None), fi.gold, fi.known)
+
+
+def _log_prior(class_mass: FloatArray, smoothing: float) -> tuple[FloatArray, float]:
+    k = class_mass.shape[0]
+    total = class_mass.sum() + k * smoothing
+    prior = (class_mass + smoothing) / total if total > 0 else np.full(k, 1.0 / k)
+    logp = np.log(np.maximum(prior, _CLIP))
+    return logp, float(smoothing * logp.sum())
+
+
+def confusion_from_counts(n: FloatArray, smoothing: float) -> FloatArray:
+    """Row-normalized confusions ``pi[w, k, y]`` from counts ``N[w, y, k]``.
+
+    ``smoothing`` is a pseudo-count added to every cell; with ``0`` probabilities are
+    floored at 1e-10 (as in the classic implementation). Rows without mass become uniform.
+    """
+    k = n.shape[1]
+    counts = np.transpose(n, (0, 2, 1)) + smoothing  # [w, k, y]
+    total = counts.sum(axis=2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pi = counts / total
+    pi = np.where(total > 0, pi, 1.0 / k)
+    if smoothing <= 0:
+        pi = np.maximum(pi, _CLIP)
+        pi /= pi.sum(axis=2, keepdims=True)
+    return np.asarray(pi, dtype=np.float64)
+
+
+def log_pi_t(pi: FloatArray) -> FloatArray:
+    """``log pi[w, k, y]`` laid out as rows ``w * K + y``, columns ``k``: shape (W*K, K)."""
+    w, k, _ = pi.shape
+    return np.ascontiguousarray(np.log(pi).transpose(0, 2, 1).reshape(w * k, k))
+
+
+class _EMAggregator(Aggregator):
+    """Common result handling of the EM family."""
+
+    confusions_: FloatArray
+    priors_: FloatArray
+    history_: list[float]
+
+    def _store(self, fi: FitInput, res: EMResult, pi: FloatArray, prior: FloatArray) -> None:
+        order = np.lexsort((np.arange(fi.n_classes), -prior)).astype(np.int64)
+        # exact posterior ties (rare) go to the more prevalent class
+        self._finish(
+            fi,
+            res.post,
+            order,
+            n_iter=res.n_iter,
+            converged=res.converged,
+            log_likelihood=res.log_likelihood,
+        )
+        self.confusions_ = pi
+        self.priors_ = prior
+        self.skills_ = np.einsum("k,wkk->w", prior, pi)
+        self.history_ = res.history
+
+
+class DawidSkene(_EMAggregator):
+    """Dawid-Skene: one full confusion matrix per labeler, fitted by EM.
+
+    Model: item ``i`` has class ``k`` with probability ``p_k``; labeler ``w`` answers ``y``
+    with probability ``pi[w, k, y]`` independently. EM starts from soft majority-vote
+    posteriors and stops when the penalized log-likelihood gains less than ``tol`` per
+    answer, or after ``max_iter`` iterations.
+
+    Parameters
+    ----------
+    max_iter : int
+        Maximum EM iterations.
+    tol : float
+        Stop when the log-likelihood (plus log prior) gains less than ``tol * n_answers``.
+    smoothing : float
+        Dirichlet pseudo-count added to every confusion cell and class count (MAP-EM);
+        ``0`` is the classic maximum-likelihood DS (probabilities floored at 1e-10).
+    random_state : int or None
+        Unused (DS is deterministic); accepted for a uniform interface.
+
+    Attributes
+    ----------
+    labels_ : array of int, shape (n_items,)
+    probas_ : array of float, shape (n_items, n_classes)
+    confusions_ : array of float, shape (n_labelers, n_classes, n_classes)
+        ``confusions_[w, k, y]`` = P(labeler ``w`` answers ``y`` | true class ``k``).
+    priors_ : array of float, shape (n_classes,)
+    skills_ : array of float, shape (n_labelers,)
+        Expected accuracy ``sum_k priors_[k] * confusions_[w, k, k]``.
+    n_iter_, converged_, log_likelihood_, history_
+
+    Examples
+    --------
+    >>> from labelloop.core.answers import Answers
+    >>> a = Answers.from_codes([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 1, 0, 0, 0, 1])
+    >>> ds = DawidSkene().fit(a)
+    >>> ds.labels_.tolist(), ds.confusions_.shape
+    ([1, 0], (3, 2, 2))
+    """
+
+    name: ClassVar[str] = "dawid_skene.v1"
+    _param_names: ClassVar[tuple[str, ...]] = ("max_iter", "tol", "smoothing", "random_state")
+
+    def __init__(
+        self,
+        max_iter: int = 100,
+        tol: float = 1e-7,
+        smoothing: float = 0.01,
+        random_state: int | None = None,
+    ) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.smoothing = smoothing
+        self.random_state = random_state
+
+    def fit(self, answers: Answers, gold: GoldLike = None) -> Self:
+        fi = prepare(answers, gold)
+        design = Design.build(fi.answers)
+        alpha = float(self.smoothing)
+        state: dict[str, FloatArray] = {}
+
+        def m_step(n: FloatArray, mass: FloatArray) -> MStepResult:
+            pi = confusion_from_counts(n, alpha)
+            logp, pen = _log_prior(mass, alpha)
+            state["pi"], state["prior"] = pi, np.exp(logp)
+            lpt = log_pi_t(pi)
+            return MStepResult(lpt, logp, pen + alpha * float(np.log(pi).sum()))
+
+        res = run_em(fi, design, majority_init(fi), m_step, max_iter=self.max_iter, tol=self.tol)
+        self._store(fi, res, state["pi"], state["prior"])
+        return self
+
+
+class OneCoinDawidSkene(_EMAggregator):
+    """One-coin Dawid-Skene: each labeler is right with probability ``s_w``, otherwise
+    picks one of the other ``K - 1`` classes uniformly.
+
+    Parameters are those of :class:`DawidSkene`; ``smoothing`` is a Beta pseudo-count on
+    each skill (on both sides) and a Dirichlet pseudo-count on class priors.
+
+    Examples
+    --------
+    >>> from labelloop.core.answers import Answers
+    >>> a = Answers.from_codes([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 1, 0, 0, 0, 1])
+    >>> OneCoinDawidSkene().fit(a).labels_.tolist()
+    [1, 0]
+    """
+
+    name: ClassVar[str] = "one_coin_dawid_skene.v1"
+    _param_names: ClassVar[tuple[str, ...]] = ("max_iter", "tol", "smoothing", "random_state")
+
+    def __init__(
+        self,
+        max_iter: int = 100,
+        tol: float = 1e-7,
+        smoothing: float = 0.01,
+        random_state: int | None = None,
+    ) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.smoothing = smoothing
+        self.random_state = random_state
+
+    def fit(self, answers: Answers, gold: GoldLike = None) -> Self:
+        fi = prepare(answers, gold)
+        design = Design.build(fi.answers)
+        k = fi.n_classes
+        alpha = float(self.smoothing)
+        n_w = design.per_labeler_label.sum(axis=1)
+        state: dict[str, FloatArray] = {}
+
+        def m_step(n: FloatArray, mass: FloatArray) -> MStepResult:
+            correct = np.einsum("wkk->w", n)
+            denom = n_w + 2 * alpha
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = np.where(denom > 0, (correct + alpha) / denom, 1.0 / k)
+            s = np.clip(s, _CLIP, 1 - _CLIP) if k > 1 else np.ones_like(s)
+            pi = one_coin_confusions(s, k)
+            logp, pen = _log_prior(mass, alpha)
+            state["pi"], state["prior"], state["s"] = pi, np.exp(logp), s
+            if k > 1:
+                pen += alpha * float(np.log(s).sum() + np.log1p(-s).sum())
+            return MStepResult(log_pi_t(pi), logp, pen)
+
+        res = run_em(fi, design, majority_init(fi), m_step, max_iter=self.max_iter, tol=self.tol)
+        self._store(fi, res, state["pi"], state["prior"])
+        self.skills_ = state["s"]
+        return self
+
+
+def one_coin_confusions(skill: FloatArray, k: int) -> FloatArray:
+    """Confusions (n_labelers, K, K) with ``skill`` on the diagonal, the rest spread evenly."""
+    w = skill.shape[0]
+    off = (1.0 - skill) / max(k - 1, 1)
+    pi = np.repeat(off[:, None, None], k, axis=1).repeat(k, axis=2)
+    idx = np.arange(k)
+    pi[:, idx, idx] = skill[:, None]
+    return np.asarray(pi.reshape(w, k, k), dtype=np.float64)
+
+
+class MACE(_EMAggregator):
+    """MACE (Hovy et al., 2013): each answer is either competent (the true class) or spam.
+
+    Labeler ``w`` is competent with probability ``theta_w``; when spamming they draw a
+    label from their own strategy ``xi_w`` (shape (K,)). So ``pi[w, k, y] = theta_w [k = y]
+    + (1 - theta_w) xi_w[y]``. True classes are uniform a priori, as in MACE. Fitted by
+    MAP-EM (Beta(1 + ``alpha``, 1 + ``beta``) on ``theta``, ``smoothing`` pseudo-counts on
+    ``xi``) with ``n_restarts`` starts: the first from majority vote with ``theta = 0.5``
+    and uniform ``xi`` (deterministic, so invariant to row order and id renaming); the
+    others random, each from its own stream of ``np.random.default_rng(random_state)``.
+    The start with the highest penalized log-likelihood wins (the first on ties).
+    ``skills_`` is ``theta``.
+
+    Examples
+    --------
+    >>> from labelloop.core.answers import Answers
+    >>> a = Answers.from_codes([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 1, 0, 0, 0, 1])
+    >>> MACE().fit(a).labels_.tolist()
+    [1, 0]
+    """
+
+    name: ClassVar[str] = "mace.v1"
+    _param_names: ClassVar[tuple[str, ...]] = (
+        "n_restarts",
+        "max_iter",
+        "tol",
+        "alpha",
+        "beta",
+        "smoothing",
+        "random_state",
+    )
+
+    def __init__(
+        self,
+        n_restarts: int = 1,
+        max_iter: int = 100,
+        tol: float = 1e-7,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        smoothing: float = 0.1,
+        random_state: int | None = 0,
+    ) -> None:
+        self.n_restarts = n_restarts
+        self.max_iter = max_iter
+        self.tol = tol
+        self.alpha = alpha
+        self.beta = beta
+        self.smoothing = smoothing
+        self.random_state = random_state
+
+    def fit(self, answers: Answers, gold: GoldLike = None) -> Self:
+        fi = prepare(answers, gold)
+        design = Design.build(fi.answers)
+        k, n_lab = fi.n_classes, fi.answers.n_labelers
+        n_wy = design.per_labeler_label
+        n_w = n_wy.sum(axis=1)
+        uniform_logp = np.full(k, -np.log(k))
+        rng = np.random.default_rng(self.random_state)
+        streams = rng.spawn(max(self.n_restarts - 1, 0))
+        best: tuple[EMResult, dict[str, FloatArray]] | None = None
+        for r in range(max(self.n_restarts, 1)):
+            if r == 0:
+                theta = np.full(n_lab, 0.5)
+                xi = np.full((n_lab, k), 1.0 / k)
+                init = majority_init(fi)
+            else:
+                g = streams[r - 1]
+                theta = g.uniform(0.05, 0.95, size=n_lab)
+                xi = g.dirichlet(np.ones(k), size=n_lab)
+                init = clamp(g.dirichlet(np.ones(k), size=fi.answers.n_items), fi.gold, fi.known)
+            state: dict[str, FloatArray] = {"theta": theta, "xi": xi}
+
+            def m_step(
+                n: FloatArray, mass: FloatArray, state: dict[str, FloatArray] = state
+            ) -> MStepResult:
+                th, x = state["theta"], state["xi"]
+                diag = np.einsum("wkk->wk", n)  # answers y on items believed to be y
+                competent_share = th[:, None] / (th[:, None] + (1 - th[:, None]) * x)
+                competent = diag * competent_share
+                spam = np.maximum(n_wy - competent, 0.0)
+                th_new = (competent.sum(axis=1) + self.alpha) / (n_w + self.alpha + self.beta)
+                xi_new = spam + self.smoothing
+                xi_new /= xi_new.sum(axis=1, keepdims=True)
+                state["theta"], state["xi"] = th_new, xi_new
+                pi = mace_confusions(th_new, xi_new)
+                state["pi"] = pi
+                pen = float(
+                    self.alpha * np.log(th_new).sum()
+                    + self.beta * np.log1p(-th_new).sum()
+                    + self.smoothing * np.log(xi_new).sum()
+                )
+                return MStepResult(log_pi_t(pi), uniform_logp, pen)
+
+            res = run_em(fi, design, init, m_step, max_iter=self.max_iter, tol=self.tol)
+            if best is None or res.objective > best[0].objective:
+                best = (res, dict(state))
+        assert best is not None
+        res, state = best
+        self._store(fi, res, state["pi"], np.exp(uniform_logp))
+        self.skills_ = state["theta"]
+        self.strategies_ = state["xi"]
+        return self
+
+
+def mace_confusions(theta: FloatArray, xi: FloatArray) -> FloatArray:
+    """``pi[w, k, y] = theta_w [k = y] + (1 - theta_w) xi[w, y]``: shape (W, K, K)."""
+    _w, k = xi.shape
+    pi = np.repeat(((1 - theta)[:, None] * xi)[:, None, :], k, axis=1)
+    idx = np.arange(k)
+    pi[:, idx, idx] += theta[:, None]
+    return np.asarray(pi, dtype=np.float64)
