@@ -40,5 +40,6 @@ def main() -> None:
         sys.exit(130)
 
 
-# Command modules (import order = help order).
+# Command modules register their commands on `app` when imported.
 from labelloop.cli import adjudicate as _adjudicate  # noqa: E402,F401
+from labelloop.cli import project as _project  # noqa: E402,F401

@@ -1,0 +1,399 @@
+"""Workspace commands: init, import, status, schema, verify, demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from labelloop.cli import app
+
+ProjectOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--project", "-p", help="Project name (optional while the workspace has one project)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+import_app = typer.Typer(
+    help="Import items, existing answers or gold into the project.", no_args_is_help=True
+)
+schema_app = typer.Typer(
+    help="Check, show and apply the project's label schema (guidelines as code).",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+app.add_typer(schema_app, name="schema")
+
+
+def _err_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int], None]]:
+    """Rich progress on stderr (row counter; total unknown while streaming)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = _err_console()
+    if not console.is_terminal:  # no bar (and no stray blank line) in pipes, logs and CI
+        yield lambda n: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda n: bar.update(task, completed=n)
+
+
+def _open() -> Any:
+    from labelloop.service.workspace import open_workspace
+
+    return open_workspace()
+
+
+def _print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, sort_keys=True))
+
+
+@app.command()
+def init(
+    name: Annotated[
+        str | None, typer.Argument(help="First project's name (default: the folder's name).")
+    ] = None,
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="Apply this schema file to the project.")
+    ] = None,
+) -> None:
+    """Create a workspace in the current folder: database, keys and a first project.
+
+    The database is `./labelloop.db` (SQLite) unless LABELLOOP_DATABASE_URL names another
+    (e.g. postgresql+psycopg://user@host/db), in which case the workspace file records it.
+    """
+    from labelloop.service.schemas import apply_schema_file
+    from labelloop.service.workspace import init_workspace
+
+    ws, project = init_workspace(Path.cwd(), name or Path.cwd().name)
+    try:
+        typer.echo(f"workspace {ws.root} (database {ws.store.safe_url}), project {project.name!r}")
+        if schema is not None:
+            applied = apply_schema_file(ws.store, project.name, schema)
+            typer.echo(
+                f"schema {applied.version} ({applied.content_hash[:12]}) applied, "
+                f"{applied.examples_added} worked examples as calibration gold"
+            )
+    finally:
+        ws.close()
+
+
+def _report(report: Any, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    parts = [f"{report.added:,} {report.kind} added"]
+    if report.duplicates:
+        parts.append(f"{report.duplicates:,} already present")
+    if report.filled:
+        parts.append(f"{report.filled:,} id-only items given content")
+    if report.new_items:
+        parts.append(f"{report.new_items:,} new items from unknown ids")
+    if report.rejected:
+        parts.append(f"{report.rejected:,} rejected -> {report.rejects_file}")
+    typer.echo(f"{report.source}: {report.rows:,} rows; " + ", ".join(parts))
+
+
+@import_app.command("items")
+def import_items_cmd(
+    path: Annotated[
+        Path, typer.Argument(help="JSONL, CSV, Parquet file or a HF save_to_disk folder.")
+    ],
+    project: ProjectOpt = None,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl, csv, parquet or hf (default: from the path)."),
+    ] = None,
+    id_field: Annotated[
+        str | None,
+        typer.Option("--id-field", help="Field holding the external id (default: id, else task)."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Import valid rows; write rejected rows with reasons to a file."
+        ),
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects", help="Where --skip-invalid writes rejects (default: PATH.rejects.jsonl)."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import items (deduplicated by id or content hash; re-importing a file adds nothing).
+
+    Atomic by default: one invalid row aborts the import, nothing is written, and the
+    error names the file, line and field.
+    """
+    from labelloop.service.imports import import_items
+
+    ws = _open()
+    try:
+        with _progress("importing items") as progress:
+            report = import_items(
+                ws.store,
+                project,
+                path,
+                format=format,
+                id_field=id_field,
+                skip_invalid=skip_invalid,
+                rejects_path=rejects,
+                progress=progress,
+            )
+    finally:
+        ws.close()
+    _report(report, as_json)
+
+
+@import_app.command("answers")
+def import_answers_cmd(
+    path: Annotated[Path, typer.Argument(help="CSV with header worker,task,label[,time].")],
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import existing answers as events of human labelers; unknown task ids become items.
+
+    `time` is seconds spent (a number) or when the answer was given (ISO-8601).
+    """
+    from labelloop.service.imports import import_answers
+
+    ws = _open()
+    try:
+        with _progress("importing answers") as progress:
+            report = import_answers(ws.store, project, path, progress=progress)
+    finally:
+        ws.close()
+    _report(report, as_json)
+
+
+@import_app.command("gold")
+def import_gold_cmd(
+    path: Annotated[Path, typer.Argument(help="CSV with header task,label.")],
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import gold labels (a changed gold label becomes a new gold event)."""
+    from labelloop.service.imports import import_gold
+
+    ws = _open()
+    try:
+        report = import_gold(ws.store, project, path)
+    finally:
+        ws.close()
+    _report(report, as_json)
+
+
+@app.command()
+def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts per stage and per labeler kind (`--json`: items, answers, gold, labelers, ...)."""
+    from labelloop.service.status import project_status
+
+    ws = _open()
+    try:
+        info = project_status(ws.store, project)
+    finally:
+        ws.close()
+    if as_json:
+        _print_json(info)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    schema = info["schema"]
+    schema_text = (
+        "none yet"
+        if schema is None
+        else f"{schema['version']} ({'open' if schema['open'] else 'file'}; "
+        f"labels {', '.join(schema['labels'])})"
+    )
+    console.print(f"[bold]{info['project']}[/bold]  schema: {schema_text}")
+    stages = Table(title="items per stage")
+    stages.add_column("stage")
+    stages.add_column("items", justify="right")
+    stages.add_row("total", f"{info['items']:,}")
+    for name, n in info["stages"].items():
+        stages.add_row(name.replace("_", " "), f"{n:,}")
+    console.print(stages)
+    kinds = Table(title="labelers per kind")
+    kinds.add_column("kind")
+    kinds.add_column("labelers", justify="right")
+    kinds.add_column("answers", justify="right")
+    for kind, v in sorted(info["by_labeler_kind"].items()):
+        kinds.add_row(kind, f"{v['labelers']:,}", f"{v['answers']:,}")
+    console.print(kinds)
+    console.print(f"events in the provenance chain: {info['events']:,}")
+
+
+@app.command()
+def verify(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """Recompute the provenance hash chain; exit 1 naming the first broken event."""
+    from labelloop.service.status import verify_chain
+
+    ws = _open()
+    try:
+        result = verify_chain(ws.store, project)
+    finally:
+        ws.close()
+    if as_json:
+        _print_json(result.as_dict())
+    elif result.ok:
+        typer.echo(f"ok: {result.events:,} events of project {result.project!r} verify")
+    else:
+        where = (
+            f"event {result.broken_event_id} (seq {result.broken_seq})"
+            if result.broken_event_id is not None
+            else "end of chain"
+        )
+        typer.echo(f"BROKEN at {where}: {result.reason}", err=True)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@schema_app.command("validate")
+def schema_validate(
+    path: Annotated[Path, typer.Argument(help="Schema YAML file.")], as_json: JsonOpt = False
+) -> None:
+    """Report every problem of a schema file with its location (exit 1 if any)."""
+    from labelloop.errors import InvalidInput
+    from labelloop.schema import validate_schema_text
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
+    problems = validate_schema_text(text, source=str(path))
+    if as_json:
+        _print_json({"file": str(path), "ok": not problems, "problems": [str(p) for p in problems]})
+    elif not problems:
+        typer.echo(f"{path}: ok")
+    else:
+        for p in problems:
+            typer.echo(str(p), err=True)
+        typer.echo(f"{path}: {len(problems)} problem(s)", err=True)
+    if problems:
+        raise typer.Exit(1)
+
+
+@schema_app.command("apply")
+def schema_apply(
+    path: Annotated[Path, typer.Argument(help="Schema YAML file.")], project: ProjectOpt = None
+) -> None:
+    """Apply a schema file; a changed file becomes a new version, worked examples calibration gold."""
+    from labelloop.service.schemas import apply_schema_file
+
+    ws = _open()
+    try:
+        applied = apply_schema_file(ws.store, project, path)
+    finally:
+        ws.close()
+    state = "new version" if applied.created else "unchanged (already applied)"
+    typer.echo(
+        f"schema {applied.version} ({applied.content_hash[:12]}): {state}; "
+        f"{applied.examples_added} worked examples added as calibration gold"
+    )
+
+
+@schema_app.command("show")
+def schema_show(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the project's current schema and its version history."""
+    from labelloop.service.schemas import schema_history
+
+    ws = _open()
+    try:
+        history = schema_history(ws.store, project)
+    finally:
+        ws.close()
+    if as_json:
+        _print_json(history)
+        return
+    current = history["current"]
+    if current is None:
+        typer.echo(
+            "no schema yet: the label set is open until answers, gold or a schema file arrive"
+        )
+        return
+    typer.echo(f"current: {current['version']} ({current['content_hash'][:12]})")
+    typer.echo(json.dumps(current["body"], indent=2, ensure_ascii=False))
+    typer.echo("versions:")
+    for v in history["versions"]:
+        kind = "open" if v["is_open"] else (v["source"] or "file")
+        typer.echo(
+            f"  {v['id']:>4}  {v['version']:<16} {v['content_hash'][:12]}  {v['created_at']}  {kind}"
+        )
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Folder for the demo workspace (default: ./labelloop-demo)."),
+    ] = None,
+) -> None:
+    """Run the main job on a bundled real dataset: init, schema, import items and gold, status.
+
+    Data: YouTube Spam Collection (Alberto, Lochter & Almeida 2015, UCI id 380, CC BY 4.0).
+    """
+    from importlib.resources import as_file, files
+
+    from labelloop.service.imports import import_gold, import_items
+    from labelloop.service.schemas import apply_schema_file
+    from labelloop.service.workspace import WORKSPACE_FILE, init_workspace
+
+    target = (directory or Path("labelloop-demo")).resolve()
+    if (target / WORKSPACE_FILE).exists():
+        raise typer.BadParameter(f"{target} already holds a workspace; pass another --dir")
+    target.mkdir(parents=True, exist_ok=True)
+    bundle = files("labelloop") / "data" / "demo"
+    with as_file(bundle) as src:
+        for name in ("youtube_items.csv", "youtube_gold.csv", "spam_schema.yaml"):
+            shutil.copy(Path(src) / name, target / name)
+    ws, project = init_workspace(target, "youtube-spam")
+    try:
+        typer.echo(f"workspace {target}, project {project.name!r}")
+        applied = apply_schema_file(ws.store, None, target / "spam_schema.yaml")
+        typer.echo(
+            f"schema {applied.version}: {applied.examples_added} worked examples as calibration gold"
+        )
+        with _progress("importing items") as progress:
+            items = import_items(
+                ws.store,
+                None,
+                target / "youtube_items.csv",
+                id_field="comment_id",
+                progress=progress,
+            )
+        _report(items, False)
+        _report(import_gold(ws.store, None, target / "youtube_gold.csv"), False)
+    finally:
+        ws.close()
+    import os
+
+    os.chdir(target)
+    status(project=None, as_json=False)
+    verify(project=None, as_json=False)

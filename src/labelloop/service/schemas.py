@@ -1,0 +1,144 @@
+"""Use cases around a project's schema: apply a file, extend the open label set, read current."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from labelloop.core.provenance import canonical_json, content_hash
+from labelloop.schema import Schema, load_schema, open_schema, schema_from_dict
+from labelloop.store import repo
+from labelloop.store.engine import Store
+
+
+@dataclass(frozen=True)
+class SchemaApplied:
+    version_id: int
+    version: str
+    content_hash: str
+    created: bool
+    examples_added: int
+
+
+def current_schema(conn: Connection, project: repo.Project) -> tuple[int, Schema] | None:
+    """(version id, schema) in force for the project, or None before any label exists."""
+    if project.schema_version_id is None:
+        return None
+    stored = repo.get_schema_version(conn, project.schema_version_id)
+    return stored.id, schema_from_dict(stored.body)
+
+
+def ensure_labels(
+    conn: Connection, project: repo.Project, labels: Iterable[str]
+) -> tuple[int, Schema, list[str]]:
+    """Schema version to record new labels under; extends an open label set if needed.
+
+    Returns (version id, schema, labels not allowed by a closed schema).
+    """
+    wanted = sorted(set(labels))
+    found = current_schema(conn, project)
+    if found is not None and not found[1].is_open:
+        allowed = set(found[1].label_space.labels)
+        return found[0], found[1], [x for x in wanted if x not in allowed]
+    known = list(found[1].label_space.labels) if found is not None else []
+    extra = [x for x in wanted if x not in known]
+    if found is not None and not extra:
+        return found[0], found[1], []
+    schema = open_schema([*known, *extra])
+    version_id, _ = repo.add_schema_version(
+        conn,
+        project,
+        version=schema.version,
+        content_hash=schema.content_hash,
+        is_open=True,
+        body=schema.to_dict(),
+        source=None,
+    )
+    return version_id, schema, []
+
+
+def apply_schema_file(store: Store, project_name: str | None, path: Path) -> SchemaApplied:
+    """Load a schema file; a changed file becomes a new version, its examples calibration gold."""
+    schema = load_schema(path)
+    with store.write() as conn:
+        project = repo.get_project(conn, project_name, lock=True)
+        version_id, created = repo.add_schema_version(
+            conn,
+            project,
+            version=schema.version,
+            content_hash=schema.content_hash,
+            is_open=False,
+            body=schema.to_dict(),
+            source=str(path),
+        )
+        added = _add_examples_as_gold(conn, project, version_id, schema) if created else 0
+    return SchemaApplied(version_id, schema.version, schema.content_hash, created, added)
+
+
+def _add_examples_as_gold(
+    conn: Connection, project: repo.Project, version_id: int, schema: Schema
+) -> int:
+    from labelloop.service.imports import item_row_for
+
+    examples = list(schema.examples_as_gold())
+    if not examples:
+        return 0
+    rows = [item_row_for(ex.data, source=f"schema {schema.version}") for ex in examples]
+    for row, ex in zip(rows, examples, strict=True):
+        row["meta"] = canonical_json({"calibration": True, "example_id": ex.example_id})
+    existing = repo.find_item_ids(conn, project, [r["key"] for r in rows])
+    new_rows = {r["key"]: r for r in rows if r["key"] not in existing}
+    repo.insert_items(conn, project, list(new_rows.values()))
+    ids = repo.find_item_ids(conn, project, [r["key"] for r in rows])
+    drafts = []
+    for row, ex in zip(rows, examples, strict=True):
+        label: Any = ex.label if ex.label is not None else list(ex.labels)
+        payload = {
+            "from": "schema",
+            "example_id": ex.example_id,
+            "rationale": ex.rationale,
+            "edge_case": ex.edge_case,
+        }
+        drafts.append(
+            repo.EventDraft(
+                type="gold",
+                item_id=ids[row["key"]],
+                labeler_id=None,
+                label=label,
+                schema_version_id=version_id,
+                source="import",
+                idempotency_key="gold:schema:"
+                + content_hash([schema.content_hash, row["key"], label]),
+                payload=payload,
+                is_calibration=True,
+            )
+        )
+    return repo.append_events(conn, project.name, drafts)
+
+
+def schema_history(store: Store, project_name: str | None) -> dict[str, Any]:
+    """The current schema (body included) and every recorded version, oldest first."""
+    with store.read() as conn:
+        project = repo.get_project(conn, project_name)
+        versions = repo.list_schema_versions(conn, project)
+    current = next((v for v in versions if v.id == project.schema_version_id), None)
+
+    def short(v: repo.SchemaVersion) -> dict[str, Any]:
+        return {
+            "id": v.id,
+            "version": v.version,
+            "content_hash": v.content_hash,
+            "is_open": v.is_open,
+            "source": v.source,
+            "created_at": v.created_at,
+        }
+
+    return {
+        "project": project.name,
+        "current": None if current is None else {**short(current), "body": current.body},
+        "versions": [short(v) for v in versions],
+    }

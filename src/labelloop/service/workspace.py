@@ -1,0 +1,101 @@
+"""Workspaces: a folder with `labelloop.toml`, its database and its keys.
+
+The database URL is, in order: `LABELLOOP_DATABASE_URL`, the workspace file's
+`database_url`, else the SQLite file `labelloop.db` beside the workspace file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelloop.errors import ConfigError
+from labelloop.settings import get_settings
+from labelloop.store import repo
+from labelloop.store.engine import Store
+
+WORKSPACE_FILE = "labelloop.toml"
+KEY_DIR = ".labelloop"
+SECRET_KEY_FILE = "secret.key"
+"""Random 32-byte key (hex) for signing release manifests and API tokens; mode 0600."""
+
+
+@dataclass
+class Workspace:
+    root: Path | None
+    database_url: str
+    default_project: str | None
+    store: Store
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def find_workspace_root(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` holding a workspace file."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / WORKSPACE_FILE).is_file():
+            return folder
+    return None
+
+
+def _sqlite_url(root: Path) -> str:
+    return f"sqlite:///{root / 'labelloop.db'}"
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def init_workspace(root: Path, project_name: str) -> tuple[Workspace, repo.Project]:
+    """Create the workspace in ``root``: file, keys, migrated database, first project."""
+    root = root.resolve()
+    if (root / WORKSPACE_FILE).exists():
+        raise ConfigError(f"{root / WORKSPACE_FILE} already exists; this folder is a workspace")
+    env_url = get_settings().database_url
+    url = env_url or _sqlite_url(root)
+    store = Store(url, busy_timeout_ms=get_settings().busy_timeout_ms)
+    store.migrate()
+    with store.write() as conn:
+        project = repo.create_project(conn, project_name)
+    key_dir = root / KEY_DIR
+    key_dir.mkdir(exist_ok=True)
+    key_path = key_dir / SECRET_KEY_FILE
+    if not key_path.exists():
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    lines = ["[workspace]", f"project = {_toml_str(project.name)}"]
+    if env_url:
+        lines.append(f"database_url = {_toml_str(env_url)}")
+    (root / WORKSPACE_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Workspace(root, url, project.name, store), project
+
+
+def open_workspace(start: Path | None = None) -> Workspace:
+    """Open the workspace at or above ``start`` (or the env's database without one)."""
+    settings = get_settings()
+    root = find_workspace_root(start)
+    config: dict[str, str] = {}
+    if root is not None:
+        try:
+            data = tomllib.loads((root / WORKSPACE_FILE).read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{root / WORKSPACE_FILE} is not valid TOML: {exc}") from None
+        config = {k: str(v) for k, v in data.get("workspace", {}).items()}
+    url = settings.database_url or config.get("database_url")
+    if url is None:
+        if root is None:
+            raise ConfigError(
+                f"no workspace in {Path.cwd()} or above (no {WORKSPACE_FILE}); "
+                "run `labelloop init NAME` or set LABELLOOP_DATABASE_URL"
+            )
+        url = _sqlite_url(root)
+    store = Store(url, busy_timeout_ms=settings.busy_timeout_ms)
+    if not store.is_migrated():
+        store.migrate()
+    return Workspace(root, url, config.get("project"), store)

@@ -1,0 +1,319 @@
+"""Import (source stage) end to end through the CLI entry point, on the selected backend."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from labelloop.errors import InvalidInput
+from labelloop.service.imports import import_answers, import_gold, import_items
+from labelloop.service.status import project_status, verify_chain
+from labelloop.store import tables as t
+
+SCHEMA = """\
+name: spam
+version: "1.0"
+task: single_label
+inputs:
+  - name: text
+    type: text
+    required: true
+labels:
+  - name: spam
+    description: Unsolicited or fraudulent.
+  - name: ham
+    description: Anything else.
+instructions: Label each message.
+examples:
+  - input: {text: "WIN a FREE prize, reply YES"}
+    label: spam
+    rationale: Prize bait.
+  - input: {text: "see you at 6"}
+    label: ham
+    rationale: Personal.
+    edge_case: true
+"""
+
+
+def write_jsonl(path: Path, n: int, *, bad_line: int | None = None) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(1, n + 1):
+            row = {"id": f"m{i}", "text": f"message {i}"}
+            if i == bad_line:
+                row["text"] = None
+            fh.write(json.dumps(row) + "\n")
+    return path
+
+
+def status_json(cli) -> dict:
+    result = cli("status", "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def test_malformed_row_at_7777_aborts_and_fixed_file_imports_once(workspace, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    assert cli("schema", "apply", str(tmp_path / "schema.yaml")).code == 0
+    bad = write_jsonl(tmp_path / "items.jsonl", 10_000, bad_line=7777)
+
+    result = cli("import", "items", str(bad))
+    assert result.code != 0
+    assert "line 7777" in result.err and "'text'" in result.err
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+    assert "null" in result.err  # what was seen
+    # Only the two worked examples (calibration gold) exist; none of the file's rows.
+    assert status_json(cli)["items"] == 2
+
+    write_jsonl(bad, 10_000)
+    assert cli("import", "items", str(bad)).code == 0
+    assert status_json(cli)["items"] == 10_002
+    again = cli("import", "items", str(bad), "--json")
+    assert again.code == 0
+    assert json.loads(again.out)["added"] == 0
+    assert status_json(cli)["items"] == 10_002
+
+
+def test_invalid_json_names_line_and_nothing_is_written(workspace, cli, tmp_path):
+    path = write_jsonl(tmp_path / "items.jsonl", 50)
+    lines = path.read_text().splitlines()
+    lines[19] = '{"id": "m20", "text": "unterminated}'
+    path.write_text("\n".join(lines) + "\n")
+    result = cli("import", "items", str(path))
+    assert result.code == 2
+    assert "line 20" in result.err and "JSON" in result.err
+    assert status_json(cli)["items"] == 0
+
+
+def test_skip_invalid_writes_rejects_with_reasons(workspace, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    cli("schema", "apply", str(tmp_path / "schema.yaml"))
+    path = write_jsonl(tmp_path / "items.jsonl", 100, bad_line=42)
+    rejects = tmp_path / "rejects.jsonl"
+    result = cli(
+        "import", "items", str(path), "--skip-invalid", "--rejects", str(rejects), "--json"
+    )
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["added"] == 99 and report["rejected"] == 1
+    rows = [json.loads(x) for x in rejects.read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["line"] == 42 and rows[0]["field"] == "text"
+
+
+def test_items_dedupe_by_content_without_id(workspace, store, tmp_path):
+    path = tmp_path / "items.jsonl"
+    path.write_text(
+        '{"text": "a"}\n{"text": "b"}\n{"text": "a"}\n\n{"text": "c", "metadata": {"src": 1}}\n'
+    )
+    report = import_items(store, None, path)
+    assert (report.added, report.duplicates) == (3, 1)
+    assert import_items(store, None, path).added == 0
+
+
+def test_same_id_with_other_content_is_rejected(workspace, store, tmp_path):
+    first = tmp_path / "a.jsonl"
+    first.write_text('{"id": "x", "text": "one"}\n')
+    import_items(store, None, first)
+    second = tmp_path / "b.jsonl"
+    second.write_text('{"id": "y", "text": "two"}\n{"id": "x", "text": "changed"}\n')
+    with pytest.raises(InvalidInput, match=r"line 2.*already exists with different content"):
+        import_items(store, None, second)
+    assert project_status(store, None)["items"] == 1  # 'y' rolled back too
+
+
+def test_parquet_and_hf_folders_import(workspace, store, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": ["p1", "p2", "p3"], "text": ["x", "y", "z"], "score": [1, 2, 3]})
+    pq.write_table(table, tmp_path / "items.parquet")
+    assert import_items(store, None, tmp_path / "items.parquet").added == 3
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_dict(
+        {"id": ["h1", "p1"], "text": ["w", "x"], "score": [9, 1]}
+    ).save_to_disk(str(tmp_path / "hf"))
+    report = import_items(store, None, tmp_path / "hf")
+    assert (report.added, report.duplicates) == (1, 1)
+
+
+def crowd_copy(shared_data: Path, name: str) -> tuple[Path, Path]:
+    folder = shared_data / "crowd" / name
+    return folder / "answers.csv", folder / "gold.csv"
+
+
+def test_real_crowd_answers_import_and_verify_then_tamper(
+    workspace, store, cli, shared_data, backend
+):
+    answers, gold = crowd_copy(shared_data, "rte")
+    report = import_answers(store, None, answers)
+    assert report.added == 8000 and report.new_items == 800
+    assert import_gold(store, None, gold).added == 800
+    info = project_status(store, None)
+    assert (info["items"], info["answers"], info["gold"], info["labelers"]) == (800, 8000, 800, 164)
+    assert info["by_labeler_kind"]["human"] == {"labelers": 164, "answers": 8000}
+    assert info["schema"]["open"] and info["schema"]["labels"] == ["0", "1"]
+
+    ok = cli("verify")
+    assert ok.code == 0 and "8,800 events" in ok.out
+
+    # Re-import adds nothing; the chain is unchanged.
+    assert import_answers(store, None, answers).added == 0
+    assert verify_chain(store, None).ok
+
+    # The triggers reject edits...
+    with pytest.raises(Exception, match="append-only"), store.write() as conn:
+        conn.execute(text("UPDATE events SET label = '\"1\"' WHERE seq = 4321"))
+    with pytest.raises(Exception, match="append-only"), store.write() as conn:
+        conn.execute(text("DELETE FROM events WHERE seq = 4321"))
+    # ...so an attacker drops them and edits a row behind the system's back.
+    with store.write() as conn:
+        drop = (
+            "DROP TRIGGER events_no_update ON events"
+            if backend == "postgres"
+            else "DROP TRIGGER events_no_update"
+        )
+        conn.execute(text(drop))
+        event_id = conn.execute(select(t.events.c.id).where(t.events.c.seq == 4321)).scalar_one()
+        old = conn.execute(select(t.events.c.label).where(t.events.c.id == event_id)).scalar_one()
+        new = '"0"' if old == '"1"' else '"1"'
+        conn.execute(text("UPDATE events SET label = :l WHERE id = :i"), {"l": new, "i": event_id})
+    broken = cli("verify")
+    assert broken.code == 1
+    assert f"event {event_id} (seq 4321)" in broken.err and "altered" in broken.err
+
+
+def test_removed_tail_events_are_detected(workspace, store, shared_data, backend):
+    answers, _ = crowd_copy(shared_data, "temp")
+    import_answers(store, None, answers)
+    with store.write() as conn:
+        if backend == "postgres":
+            conn.execute(text("DROP TRIGGER events_no_update ON events"))
+        else:
+            conn.execute(text("DROP TRIGGER events_no_delete"))
+        conn.execute(text("DELETE FROM events WHERE seq > 4600"))
+    result = verify_chain(store, None)
+    assert not result.ok and "removed" in (result.reason or "")
+
+
+def test_duplicate_rows_are_kept_as_published_and_time_column(workspace, store, tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text(
+        "worker,task,label,time\nw1,t1,a,12.5\nw1,t1,a,12.5\nw2,t1,b,2026-01-02T03:04:05Z\n"
+    )
+    assert import_answers(store, None, path).added == 3
+    assert import_answers(store, None, path).added == 0
+    with store.read() as conn:
+        rows = conn.execute(
+            select(t.events.c.time_spent_ms, t.events.c.payload).order_by(t.events.c.seq)
+        ).all()
+    assert rows[0].time_spent_ms == 12500 and rows[0].payload is None
+    assert json.loads(rows[2].payload) == {"answered_at": "2026-01-02T03:04:05.000000Z"}
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("", "empty"),
+        ("worker,task\nw,t\n", "missing column(s) ['label']"),
+        ("worker,task,label\nw1,,a\n", "line 2, field 'task'"),
+        ("worker,task,label,time\nw1,t1,a,soon\n", "line 2, field 'time'"),
+        ("worker,task,label\nw1,t1,a,extra\n", "line 2: 4 fields"),
+    ],
+)
+def test_bad_answer_files_give_clear_errors_and_write_nothing(
+    workspace, store, tmp_path, content, needle
+):
+    path = tmp_path / "answers.csv"
+    path.write_text(content)
+    with pytest.raises(InvalidInput) as info:
+        import_answers(store, None, path)
+    assert needle in str(info.value)
+    assert project_status(store, None)["answers"] == 0
+
+
+def test_closed_schema_rejects_unknown_label_with_line(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    cli("schema", "apply", str(tmp_path / "schema.yaml"))
+    path = tmp_path / "answers.csv"
+    path.write_text("worker,task,label\nw1,t1,spam\nw1,t2,spma\n")
+    with pytest.raises(InvalidInput, match=r"line 3, field 'label'.*'spma' is not in schema 1.0"):
+        import_answers(store, None, path)
+
+
+def test_open_label_set_grows_as_new_schema_versions(workspace, store, tmp_path):
+    first = tmp_path / "a.csv"
+    first.write_text("worker,task,label\nw1,t1,b\nw2,t1,a\n")
+    import_answers(store, None, first)
+    second = tmp_path / "b.csv"
+    second.write_text("worker,task,label\nw1,t2,c\n")
+    import_answers(store, None, second)
+    with store.read() as conn:
+        versions = conn.execute(
+            select(t.schema_versions.c.id, t.schema_versions.c.is_open).order_by(
+                t.schema_versions.c.id
+            )
+        ).all()
+        per_event = (
+            conn.execute(select(t.events.c.schema_version_id).order_by(t.events.c.seq))
+            .scalars()
+            .all()
+        )
+    assert [v.is_open for v in versions] == [True, True]
+    assert per_event == [versions[0].id, versions[0].id, versions[1].id]
+    assert project_status(store, None)["schema"]["labels"] == ["a", "b", "c"]
+
+
+def test_answers_create_stub_items_that_item_import_fills(workspace, store, tmp_path):
+    answers = tmp_path / "answers.csv"
+    answers.write_text("worker,task,label\nw1,t1,x\n")
+    import_answers(store, None, answers)
+    items = tmp_path / "items.csv"
+    items.write_text("task,text\nt1,hello\nt2,world\n")
+    report = import_items(store, None, items)
+    assert (report.added, report.filled) == (1, 1)
+    with store.read() as conn:
+        data = conn.execute(select(t.items.c.data).where(t.items.c.key == "t1")).scalar_one()
+    assert json.loads(data) == {"text": "hello"}
+
+
+def test_concurrent_imports_lose_and_duplicate_nothing(workspace, store, tmp_path):
+    files = []
+    for k in range(4):
+        path = tmp_path / f"a{k}.csv"
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["worker", "task", "label"])
+            for i in range(300):
+                w.writerow([f"w{k}", f"t{i}", "yes" if (i + k) % 3 else "no"])
+        files.append(path)
+    errors: list[BaseException] = []
+
+    def work(path: Path) -> None:
+        try:
+            import_answers(store, None, path)
+            import_answers(store, None, path)  # retried: must add nothing
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in files]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    with store.read() as conn:
+        n = conn.execute(select(func.count()).select_from(t.events)).scalar_one()
+        seqs = conn.execute(select(t.events.c.seq).order_by(t.events.c.seq)).scalars().all()
+    assert n == 1200 and seqs == list(range(1, 1201))
+    assert verify_chain(store, None).ok
+
+
+def test_cli_errors_are_one_line_without_traceback(workspace, cli, tmp_path):
+    result = cli("import", "answers", str(tmp_path / "missing.csv"))
+    assert result.code == 2
+    assert result.err.startswith("error: ") and "Traceback" not in result.err
+    assert "file not found" in result.err
