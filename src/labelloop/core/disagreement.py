@@ -52,6 +52,9 @@ class ConfusedPair:
     ratio_to_chance : float
         ``o[a, b] / e[a, b]``: how much more often than by chance (from the classes'
         frequencies) the two classes meet on one item; > 1 means systematically confused.
+    excess : float
+        ``(o[a, b] + o[b, a] - 2 e[a, b])`` over all off-diagonal coincidences: the share of
+        disagreement on this pair beyond what chance predicts (negative when below chance).
     """
 
     class_a: int
@@ -59,13 +62,14 @@ class ConfusedPair:
     coincidences: float
     share: float
     ratio_to_chance: float
+    excess: float
 
 
 def find_confused_pairs(
     answers: Answers,
     *,
     top: int = 10,
-    by: Literal["share", "ratio_to_chance"] = "share",
+    by: Literal["share", "excess", "ratio_to_chance"] = "share",
 ) -> tuple[ConfusedPair, ...]:
     """Class pairs confused most, from pairwise co-occurrence within items.
 
@@ -75,9 +79,11 @@ def find_confused_pairs(
         One answer per (item, labeler); abstains are ignored.
     top : int
         Number of pairs returned (pairs that never meet are never returned).
-    by : {"share", "ratio_to_chance"}
-        Ranking: share of all disagreement (where the mass is), or observed over chance
-        coincidences (which boundary is systematically unclear, whatever the class sizes).
+    by : {"share", "excess", "ratio_to_chance"}
+        Ranking: share of all disagreement (default: where the disagreement mass is, so
+        where guideline examples settle the most answers), disagreement beyond chance
+        (frequent *and* systematic), or observed over chance coincidences (which boundary is
+        unclear, whatever the class sizes).
 
     Returns
     -------
@@ -101,7 +107,10 @@ def find_confused_pairs(
     ratio = np.full(pair_mass.shape, np.nan)
     np.divide(o[a_idx, b_idx], expected, out=ratio, where=expected > 0)
     share = pair_mass / total if total > 0 else np.zeros_like(pair_mass)
-    key = share if by == "share" else np.nan_to_num(ratio, nan=-1.0)
+    excess = (pair_mass - 2.0 * expected) / total if total > 0 else np.zeros_like(pair_mass)
+    if by not in ("excess", "share", "ratio_to_chance"):
+        raise ValueError(f"by must be 'excess', 'share' or 'ratio_to_chance', got {by!r}")
+    key = {"excess": excess, "share": share}.get(by, np.nan_to_num(ratio, nan=-1.0))
     order = np.lexsort((a_idx, -key))
     out: list[ConfusedPair] = []
     for j in order:
@@ -114,6 +123,7 @@ def find_confused_pairs(
                 float(pair_mass[j]),
                 float(share[j]),
                 float(ratio[j]),
+                float(excess[j]),
             )
         )
     return tuple(out)
@@ -256,6 +266,8 @@ class LabelerDeviation:
         Reference class on which the labeler deviates most.
     over_given : array of int, shape (n,)
         On that class, the label the labeler gives more often than the group does.
+    given_rate, group_rate : array of float, shape (n,)
+        On that class, how often the labeler (shrunk) and the group give ``over_given``.
     pooled : array of float, shape (n_classes, n_classes)
         Pooled confusion, rows = reference class, columns = given label, rows sum to 1.
     """
@@ -265,6 +277,8 @@ class LabelerDeviation:
     n_answers: IntArray
     worst_class: IntArray
     over_given: IntArray
+    given_rate: FloatArray
+    group_rate: FloatArray
     pooled: FloatArray
 
     def __len__(self) -> int:
@@ -387,6 +401,8 @@ def find_deviant_labelers(
         n_answers=n_ans[order].astype(np.int64),
         worst_class=worst[order].astype(np.int64),
         over_given=over[order].astype(np.int64),
+        given_rate=shrunk[order, worst[order], over[order]],
+        group_rate=pooled[worst[order], over[order]],
         pooled=pooled,
     )
 
@@ -404,7 +420,7 @@ class SchemaGapReport:
     per_label : LabelAgreement
         One-vs-rest alpha per class.
     confused_pairs : tuple of ConfusedPair
-        Most confused class pairs, by share of disagreement.
+        Most confused class pairs, by share of all disagreement.
     uncertain_items : UncertainItems
         Highest-entropy items.
     deviant_labelers : LabelerDeviation
@@ -477,12 +493,20 @@ class SchemaGapReport:
         d = self.deviant_labelers
         if len(d) == 0:
             out.append("  none.")
-        for w, dev, n, kc, og in zip(
-            d.labelers, d.deviation, d.n_answers, d.worst_class, d.over_given, strict=True
+        for w, dev, n, kc, og, r_w, r_g in zip(
+            d.labelers,
+            d.deviation,
+            d.n_answers,
+            d.worst_class,
+            d.over_given,
+            d.given_rate,
+            d.group_rate,
+            strict=True,
         ):
             out.append(
-                f"  {labeler_name(int(w))}: deviation {dev:.2f} over {int(n)} answers; "
-                f"where others say {lab[int(kc)]!r} they say {lab[int(og)]!r} more often"
+                f"  {labeler_name(int(w))}: deviation {dev:.2f} over {int(n)} answers; on "
+                f"items others call {lab[int(kc)]!r} they answer {lab[int(og)]!r} {r_w:.0%} "
+                f"of the time (group: {r_g:.0%})"
             )
         return "\n".join(out)
 
