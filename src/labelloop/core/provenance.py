@@ -18,6 +18,13 @@ GENESIS = "0" * 64
 """``prev_hash`` of a project's first event."""
 
 
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+# One encoder built once: ``json.dumps`` with options builds a new one per call, which
+# costs more than the encoding itself for small values (the import hot path).
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no whitespace, UTF-8 text, no NaN/Infinity.
 
@@ -26,9 +33,7 @@ def canonical_json(value: Any) -> str:
     >>> canonical_json({"b": 1, "a": [1.5, "é"]})
     '{"a":[1.5,"é"],"b":1}'
     """
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _ENCODER.encode(value)
 
 
 def sha256_hex(text: str) -> str:
