@@ -2,6 +2,7 @@
 
 from labelloop.core import ABSTAIN, Answers, LabelSpace, encode_answers
 from labelloop.errors import InvalidInput, LabelloopError, NotFound, SchemaError
+from labelloop.schema import Schema, load_schema, open_schema
 
 __version__ = "0.1.0.dev0"
 
@@ -12,7 +13,10 @@ __all__ = [
     "LabelSpace",
     "LabelloopError",
     "NotFound",
+    "Schema",
     "SchemaError",
     "__version__",
     "encode_answers",
+    "load_schema",
+    "open_schema",
 ]

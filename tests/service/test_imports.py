@@ -15,6 +15,8 @@ from labelloop.service.imports import import_answers, import_gold, import_items
 from labelloop.service.status import project_status, verify_chain
 from labelloop.store import tables as t
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "schemas"
+
 SCHEMA = """\
 name: spam
 version: "1.0"
@@ -317,3 +319,40 @@ def test_cli_errors_are_one_line_without_traceback(workspace, cli, tmp_path):
     assert result.code == 2
     assert result.err.startswith("error: ") and "Traceback" not in result.err
     assert "file not found" in result.err
+
+
+def test_changed_schema_file_is_a_new_version_and_same_version_string_must_change(
+    workspace, cli, tmp_path
+):
+    path = tmp_path / "schema.yaml"
+    path.write_text(SCHEMA)
+    assert "new version" in cli("schema", "apply", str(path)).out
+    path.write_text("# a comment changes nothing\n" + SCHEMA)
+    assert "unchanged" in cli("schema", "apply", str(path)).out
+    path.write_text(SCHEMA.replace("Anything else.", "Everything that is not spam."))
+    clash = cli("schema", "apply", str(path))
+    assert clash.code == 2 and "expected a new `version`" in clash.err
+    path.write_text(
+        SCHEMA.replace("Anything else.", "Everything that is not spam.").replace('"1.0"', '"1.1"')
+    )
+    assert "new version" in cli("schema", "apply", str(path)).out
+    history = json.loads(cli("schema", "show", "--json").out)
+    assert [v["version"] for v in history["versions"]] == ["1.0", "1.1"]
+    assert history["current"]["version"] == "1.1"
+    # Worked examples of 1.1 (same inputs) do not duplicate the calibration items.
+    info = status_json(cli)
+    assert info["items"] == 2 and info["stages"]["calibration_gold"] == 2
+
+
+def test_schema_validate_reports_every_problem_with_line(cli, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        'name: x\nversion: "1"\ntask: single_label\nlables: []\nlabels:\n'
+        "  - name: a\n    description: A\n  - name: a\n    description: again\n"
+    )
+    result = cli("schema", "validate", str(path))
+    assert result.code == 1
+    assert f"{path}:4:" in result.err and "did you mean 'labels'" in result.err
+    assert f"{path}:8:" in result.err
+    ok = cli("schema", "validate", str(EXAMPLES / "sms_spam.yaml"))
+    assert ok.code == 0, ok.err

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from labelloop.core.provenance import canonical_json, content_hash
+from labelloop.errors import Conflict
 from labelloop.schema import Schema, load_schema, open_schema, schema_from_dict
 from labelloop.store import repo
 from labelloop.store.engine import Store
@@ -66,6 +67,19 @@ def apply_schema_file(store: Store, project_name: str | None, path: Path) -> Sch
     schema = load_schema(path)
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
+        clash = [
+            v
+            for v in repo.list_schema_versions(conn, project)
+            if v.version == schema.version
+            and v.content_hash != schema.content_hash
+            and not v.is_open
+        ]
+        if clash:
+            raise Conflict(
+                f"{path}: schema version {schema.version!r} is already recorded with other "
+                f"content ({clash[0].content_hash[:12]}, now {schema.content_hash[:12]}); "
+                "expected a new `version` string for a changed file"
+            )
         version_id, created = repo.add_schema_version(
             conn,
             project,
