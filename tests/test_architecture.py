@@ -101,3 +101,8 @@ def test_public_api_all_is_sorted_and_complete() -> None:
     assert names == sorted(names)
     for name in names:
         assert hasattr(labelloop, name), name
+
+
+def test_lazy_exports_cover_all() -> None:
+    exported = set(labelloop._EXPORTS) | {"__version__"}
+    assert exported == set(labelloop.__all__)
