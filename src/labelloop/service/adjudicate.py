@@ -1,0 +1,212 @@
+"""Adjudicate a project: truth inference over its answer events, written as adjudication events.
+
+One write transaction: read every answer (and correction) event, apply the stated rule for
+repeated answers (a labeler's last answer on an item counts), fit the chosen aggregator,
+and append an adjudication event for each item whose inferred label or confidence changed.
+The event's provenance names the method, its version and parameters; the item's current
+label (derived state) follows the latest adjudication.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from labelloop.core.aggregate import make_aggregator
+from labelloop.core.answers import ABSTAIN, Answers
+from labelloop.core.provenance import canonical_json, content_hash
+from labelloop.errors import InvalidInput
+from labelloop.schema import MultiLabelSchema
+from labelloop.service.schemas import current_schema
+from labelloop.store import repo
+from labelloop.store import tables as t
+from labelloop.store.engine import Store
+
+CONFIDENCE_DIGITS = 6
+"""Confidences are recorded rounded; a change below this precision writes no event."""
+
+
+@dataclass(frozen=True)
+class LabelerSkill:
+    kind: str
+    name: str
+    version: str
+    answers: int
+    skill: float | None
+
+
+@dataclass
+class AdjudicationReport:
+    project: str
+    method: str
+    params: dict[str, Any]
+    items: int
+    answers: int
+    events_added: int
+    changed_labels: int
+    n_iter: int
+    converged: bool
+    seconds: float
+    gold_items: int
+    gold_accuracy: float | None
+    skipped_answers: int
+    labelers: list[LabelerSkill] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def adjudicate(
+    store: Store,
+    project_name: str | None,
+    *,
+    method: str = "auto",
+    params: dict[str, Any] | None = None,
+    clamp_gold: bool = False,
+) -> AdjudicationReport:
+    """Fit ``method`` on the project's answers and record adjudication events."""
+    aggregator = make_aggregator(method, **(params or {}))
+    with store.write() as conn:
+        project = repo.get_project(conn, project_name, lock=True)
+        found = current_schema(conn, project)
+        if found is None:
+            raise InvalidInput(f"project {project.name!r} has no answers to aggregate yet")
+        version_id, schema = found
+        if isinstance(schema, MultiLabelSchema):
+            raise InvalidInput(
+                f"schema {schema.version} is multi_label; aggregation supports single_label "
+                "answers (multi-label truth inference is not implemented yet)"
+            )
+        space = schema.label_space
+        ev = t.events
+        rows = conn.execute(
+            select(ev.c.item_id, ev.c.labeler_id, ev.c.label)
+            .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
+            .order_by(ev.c.seq)
+        ).all()
+        if not rows:
+            raise InvalidInput(f"project {project.name!r} has no answers to aggregate yet")
+        item_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        labeler_ids = np.fromiter(
+            (-1 if r[1] is None else r[1] for r in rows), dtype=np.int64, count=len(rows)
+        )
+        raw = [r[2] for r in rows]
+        distinct = sorted(set(raw), key=lambda x: (x is None, x or ""))
+        lut = {}
+        for text in distinct:
+            value = None if text is None else json.loads(text)
+            lut[text] = space.code(value) if isinstance(value, str) and value in space else ABSTAIN
+        codes = np.fromiter((lut[x] for x in raw), dtype=np.int64, count=len(raw))
+        keep = codes != ABSTAIN
+        skipped = int((~keep).sum())
+        items, item_code = np.unique(item_ids[keep], return_inverse=True)
+        labelers, labeler_code = np.unique(labeler_ids[keep], return_inverse=True)
+        answers = Answers(
+            item_code, labeler_code, codes[keep], len(items), len(labelers), len(space)
+        ).deduplicate(keep="last")
+
+        gold_rows = conn.execute(
+            select(t.gold.c.item_id, t.gold.c.label).where(t.gold.c.project_id == project.id)
+        ).all()
+        position = {int(i): k for k, i in enumerate(items.tolist())}
+        gold = np.full(len(items), ABSTAIN, dtype=np.int64)
+        for item_id, label_text in gold_rows:
+            k = position.get(int(item_id))
+            label = json.loads(label_text)
+            if k is not None and isinstance(label, str) and label in space:
+                gold[k] = space.code(label)
+
+        start = time.perf_counter()
+        aggregator.fit(answers, gold if clamp_gold else None)
+        seconds = time.perf_counter() - start
+        labels = aggregator.labels_
+        confidence = np.round(
+            aggregator.probas_[np.arange(len(items)), np.maximum(labels, 0)], CONFIDENCE_DIGITS
+        )
+
+        has_gold = gold != ABSTAIN
+        accuracy = float((labels[has_gold] == gold[has_gold]).mean()) if has_gold.any() else None
+        settings = aggregator.params()
+        run = content_hash(
+            {"params": settings, "head": project.head_hash, "clamp_gold": clamp_gold}
+        )
+        state = {
+            int(r.item_id): (r.label, r.confidence)
+            for r in conn.execute(
+                select(
+                    t.item_state.c.item_id, t.item_state.c.label, t.item_state.c.confidence
+                ).where(t.item_state.c.project_id == project.id)
+            )
+        }
+        per_item = answers.answers_per_item()
+        drafts = []
+        changed = 0
+        for k, item_id in enumerate(items.tolist()):
+            if labels[k] == ABSTAIN:
+                continue
+            label = space.labels[int(labels[k])]
+            label_text = canonical_json(label)
+            old = state.get(item_id)
+            conf = float(confidence[k])
+            if old is not None and old[0] == label_text and old[1] == conf:
+                continue
+            if old is None or old[0] != label_text:
+                changed += 1
+            drafts.append(
+                repo.EventDraft(
+                    type="adjudication",
+                    item_id=item_id,
+                    labeler_id=None,
+                    label=label,
+                    schema_version_id=version_id,
+                    source="aggregate",
+                    idempotency_key=f"adjudication:{run}:{item_id}",
+                    payload={
+                        "method": settings["method"],
+                        "params": settings,
+                        "confidence": conf,
+                        "answers": int(per_item[k]),
+                        "clamp_gold": clamp_gold,
+                        "run": run,
+                    },
+                )
+            )
+        added = repo.append_events(conn, project.name, drafts)
+        skills = getattr(aggregator, "skills_", None)
+        labeler_rows = {
+            int(r.id): r
+            for r in conn.execute(select(t.labelers).where(t.labelers.c.project_id == project.id))
+        }
+        answers_per_labeler = np.bincount(answers.labeler, minlength=len(labelers))
+        report_labelers = []
+        for code, labeler_id in enumerate(labelers.tolist()):
+            row = labeler_rows.get(int(labeler_id))
+            if row is None:
+                continue
+            skill = None
+            if skills is not None and np.isfinite(skills[code]):
+                skill = round(float(skills[code]), 4)
+            report_labelers.append(
+                LabelerSkill(row.kind, row.name, row.version, int(answers_per_labeler[code]), skill)
+            )
+    return AdjudicationReport(
+        project=project.name,
+        method=settings["method"],
+        params=settings,
+        items=len(items),
+        answers=len(answers),
+        events_added=added,
+        changed_labels=changed,
+        n_iter=int(getattr(aggregator, "n_iter_", 0)),
+        converged=bool(getattr(aggregator, "converged_", True)),
+        seconds=round(seconds, 4),
+        gold_items=int(has_gold.sum()),
+        gold_accuracy=accuracy,
+        skipped_answers=skipped,
+        labelers=report_labelers,
+    )
