@@ -331,7 +331,7 @@ def _print_human(summary: dict[str, Any], gap: SchemaGapReport | None, table: An
     if summary["excluded_items"]["count"]:
         notes.append(f"{summary['excluded_items']['count']} single-answer task(s) excluded")
     for note in notes:
-        console.print(Text(note, style="dim"))
+        typer.echo(note)
     if gap is not None:
         typer.echo("")
         typer.echo(gap.to_text(item_ids=table.item_ids, labeler_ids=table.labeler_ids))
