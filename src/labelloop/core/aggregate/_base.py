@@ -54,38 +54,47 @@ def gold_array(gold: GoldLike, n_items: int, n_classes: int) -> IntArray:
     return out
 
 
-def argmax_tiebreak(probas: FloatArray, order: IntArray, *, rtol: float = 1e-9) -> IntArray:
-    """Row-wise argmax; exact ties (within ``rtol``) go to the class ranked first in ``order``.
+def argmax_tiebreak(
+    probas: FloatArray, secondary: FloatArray | None = None, *, rtol: float = 1e-9
+) -> IntArray:
+    """Row-wise argmax with a stated tie-break.
+
+    Classes within ``rtol`` of the row maximum are tied; among them the one with the
+    largest ``secondary`` score wins, and if that ties too, the lowest class code.
 
     Parameters
     ----------
     probas : array of float, shape (n_items, n_classes)
-    order : array of int, shape (n_classes,)
-        Class codes from most to least preferred in a tie.
+    secondary : array of float, shape (n_items, n_classes), optional
+        Tie-break scores (e.g. skill-weighted votes).
 
     Returns
     -------
     labels : array of int, shape (n_items,)
         ``ABSTAIN`` for rows that are all zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> argmax_tiebreak(np.array([[0.5, 0.5], [0.2, 0.8]])).tolist()
+    [0, 1]
+    >>> argmax_tiebreak(np.array([[0.5, 0.5]]), np.array([[1.0, 2.0]])).tolist()
+    [1]
     """
     n, k = probas.shape
     if n == 0 or k == 0:
         return np.full(n, ABSTAIN, dtype=np.int64)
     top = probas.max(axis=1, keepdims=True)
     is_top = probas >= top - rtol * np.abs(top)
-    rank = np.empty(k, dtype=np.int64)
-    rank[order] = np.arange(k, dtype=np.int64)
-    # among the tied maxima, the one with the smallest preference rank
-    score = np.where(is_top, rank[None, :], k)
-    labels: IntArray = np.argmin(score, axis=1).astype(np.int64)
+    if secondary is None:
+        labels: IntArray = np.argmax(is_top, axis=1).astype(np.int64)
+    else:
+        masked = np.where(is_top, secondary, -np.inf)
+        best = masked.max(axis=1, keepdims=True)
+        pick = is_top & (masked >= best - rtol * np.abs(best))
+        labels = np.argmax(pick, axis=1).astype(np.int64)
     labels[top[:, 0] <= 0] = ABSTAIN
     return labels
-
-
-def prevalence_order(answers: Answers) -> IntArray:
-    """Class codes by decreasing number of votes, then increasing code (shape (n_classes,))."""
-    counts = np.bincount(answers.label, minlength=answers.n_classes)
-    return np.lexsort((np.arange(answers.n_classes), -counts)).astype(np.int64)
 
 
 def clamp(probas: FloatArray, gold: IntArray, known: npt.NDArray[np.bool_]) -> FloatArray:
@@ -204,14 +213,14 @@ class Aggregator:
         self,
         fi: FitInput,
         probas: FloatArray,
-        order: IntArray,
+        secondary: FloatArray | None = None,
         *,
         n_iter: int,
         converged: bool,
         log_likelihood: float | None,
     ) -> None:
         answered = np.bincount(fi.answers.item, minlength=fi.answers.n_items) > 0
-        labels = argmax_tiebreak(probas, order)
+        labels = argmax_tiebreak(probas, secondary)
         labels[~(answered | fi.known)] = ABSTAIN
         self.labels_ = labels
         self.probas_ = probas

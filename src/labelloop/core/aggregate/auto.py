@@ -105,7 +105,7 @@ class AutoAggregator(_EMAggregator):
         strength: float = 4.0,
         accuracy_strength: float = 2.0,
         max_iter: int = 200,
-        tol: float = 1e-7,
+        tol: float = 1e-6,
         random_state: int | None = None,
     ) -> None:
         self.strength = strength
@@ -131,6 +131,8 @@ class AutoAggregator(_EMAggregator):
             state["pi"], state["prior"] = pi, np.exp(logp)
             return MStepResult(log_pi_t(pi), logp, pen + s * float((mean * np.log(pi)).sum()))
 
-        res = run_em(fi, design, majority_init(fi), m_step, max_iter=self.max_iter, tol=self.tol)
+        res = run_em(
+            fi, design, majority_init(fi, design), m_step, max_iter=self.max_iter, tol=self.tol
+        )
         self._store(fi, res, state["pi"], state["prior"])
         return self

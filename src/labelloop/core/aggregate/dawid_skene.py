@@ -24,9 +24,23 @@ from labelloop.core.answers import Answers, FloatArray
 _CLIP = 1e-10  # floor of a probability before its log when no smoothing is given
 
 
-def majority_init(fi: FitInput) -> FloatArray:
-    """Soft majority-vote posteriors (ties split), gold-clamped: shape (n_items, K)."""
-    return clamp(_vote_probas(fi.answers, None), fi.gold, fi.known)
+def majority_init(fi: FitInput, design: Design | None = None) -> FloatArray:
+    """Soft majority-vote posteriors (ties split), gold-clamped: shape (n_items, K).
+
+    Items without answers get the overall vote shares.
+    """
+    if design is None:
+        return clamp(_vote_probas(fi.answers, None), fi.gold, fi.known)
+    counts = design.vote_counts()
+    total = counts.sum(axis=1)
+    shares = counts.sum(axis=0)
+    k = fi.n_classes
+    prior = shares / shares.sum() if shares.sum() > 0 else np.full(k, 1.0 / k)
+    empty = total <= 0
+    total[empty] = 1.0
+    counts /= total[:, None]
+    counts[empty] = prior
+    return clamp(counts, fi.gold, fi.known)
 
 
 def _log_prior(class_mass: FloatArray, smoothing: float) -> tuple[FloatArray, float]:
@@ -69,12 +83,10 @@ class _EMAggregator(Aggregator):
     history_: list[float]
 
     def _store(self, fi: FitInput, res: EMResult, pi: FloatArray, prior: FloatArray) -> None:
-        order = np.lexsort((np.arange(fi.n_classes), -prior)).astype(np.int64)
-        # exact posterior ties (rare) go to the more prevalent class
+        # exact posterior ties (rare) go to the lower class code
         self._finish(
             fi,
             res.post,
-            order,
             n_iter=res.n_iter,
             converged=res.converged,
             log_likelihood=res.log_likelihood,
@@ -131,7 +143,7 @@ class DawidSkene(_EMAggregator):
     def __init__(
         self,
         max_iter: int = 100,
-        tol: float = 1e-7,
+        tol: float = 1e-6,
         smoothing: float = 0.01,
         random_state: int | None = None,
     ) -> None:
@@ -153,7 +165,9 @@ class DawidSkene(_EMAggregator):
             lpt = log_pi_t(pi)
             return MStepResult(lpt, logp, pen + alpha * float(np.log(pi).sum()))
 
-        res = run_em(fi, design, majority_init(fi), m_step, max_iter=self.max_iter, tol=self.tol)
+        res = run_em(
+            fi, design, majority_init(fi, design), m_step, max_iter=self.max_iter, tol=self.tol
+        )
         self._store(fi, res, state["pi"], state["prior"])
         return self
 
@@ -179,7 +193,7 @@ class OneCoinDawidSkene(_EMAggregator):
     def __init__(
         self,
         max_iter: int = 100,
-        tol: float = 1e-7,
+        tol: float = 1e-6,
         smoothing: float = 0.01,
         random_state: int | None = None,
     ) -> None:
@@ -209,7 +223,9 @@ class OneCoinDawidSkene(_EMAggregator):
                 pen += alpha * float(np.log(s).sum() + np.log1p(-s).sum())
             return MStepResult(log_pi_t(pi), logp, pen)
 
-        res = run_em(fi, design, majority_init(fi), m_step, max_iter=self.max_iter, tol=self.tol)
+        res = run_em(
+            fi, design, majority_init(fi, design), m_step, max_iter=self.max_iter, tol=self.tol
+        )
         self._store(fi, res, state["pi"], state["prior"])
         self.skills_ = state["s"]
         return self
@@ -261,7 +277,7 @@ class MACE(_EMAggregator):
         self,
         n_restarts: int = 1,
         max_iter: int = 100,
-        tol: float = 1e-7,
+        tol: float = 1e-6,
         alpha: float = 0.5,
         beta: float = 0.5,
         smoothing: float = 0.1,
@@ -289,7 +305,7 @@ class MACE(_EMAggregator):
             if r == 0:
                 theta = np.full(n_lab, 0.5)
                 xi = np.full((n_lab, k), 1.0 / k)
-                init = majority_init(fi)
+                init = majority_init(fi, design)
             else:
                 g = streams[r - 1]
                 theta = g.uniform(0.05, 0.95, size=n_lab)
