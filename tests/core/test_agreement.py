@@ -512,3 +512,14 @@ def test_nominal_coefficients_ignore_class_names(a: Answers, perm: list[int]) ->
         x = ag.compute_metric(a, metric, min_items=1, n_boot=0).value
         y = ag.compute_metric(b, metric, min_items=1, n_boot=0).value
         assert x == pytest.approx(y, abs=1e-12, nan_ok=True)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from labelloop.core import disagreement
+
+    for module in (ag, disagreement):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 10
