@@ -143,9 +143,15 @@ def _rng(random_state: RandomState) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
-def _boot_weights(n_units: int, n_boot: int, rng: np.random.Generator) -> Iterator[FloatArray]:
-    """Multinomial item weights, chunks of shape (c, n_units), ``n_boot`` rows in all."""
-    chunk = max(1, min(n_boot, _BOOT_CELLS // max(n_units, 1)))
+def _boot_weights(
+    n_units: int, n_boot: int, rng: np.random.Generator, width: int = 1
+) -> Iterator[FloatArray]:
+    """Multinomial item weights, chunks of shape (c, n_units), ``n_boot`` rows in all.
+
+    ``c`` keeps both the weights and the replicate totals (c, width) near ``_BOOT_CELLS``
+    elements; it depends on the data's shape only, so a seed reproduces the replicates.
+    """
+    chunk = max(1, min(n_boot, _BOOT_CELLS // max(n_units, width, 1)))
     done = 0
     while done < n_boot:
         c = min(chunk, n_boot - done)
@@ -181,7 +187,8 @@ def _bootstrap(
     if n_boot <= 0 or n_units == 0:
         return value, np.empty((0, *np.shape(value)), dtype=np.float64)
     rng = _rng(random_state)
-    reps = [statistic(_totals(stats, w)) for w in _boot_weights(n_units, n_boot, rng)]
+    width = int(stats.shape[1])
+    reps = [statistic(_totals(stats, w)) for w in _boot_weights(n_units, n_boot, rng, width)]
     return value, np.concatenate(reps, axis=0)
 
 
