@@ -330,6 +330,13 @@ def _print_human(summary: dict[str, Any], gap: SchemaGapReport | None, table: An
         )
     if summary["excluded_items"]["count"]:
         notes.append(f"{summary['excluded_items']['count']} single-answer task(s) excluded")
+    if len(summary["labels"]) < 2:
+        notes.append("only one label seen: chance-corrected coefficients are undefined")
+    if summary["cohen_kappa_mean"]["n_pairs"] == 0:
+        notes.append(
+            f"no pair of workers shares {summary['cohen_kappa_mean']['min_pair_items']} or more "
+            "tasks: Cohen's kappa needs a lower --min-pair-items"
+        )
     for note in notes:
         typer.echo(note)
     if gap is not None:
