@@ -189,7 +189,7 @@ def _row_dict(key: str, row: ItemRow, source: str) -> dict[str, Any]:
         "external_id": row.external_id,
         "content_hash": row.content_hash,
         "data": canonical_json(row.data),
-        "meta": canonical_json(row.metadata),
+        "meta": canonical_json(row.metadata) if row.metadata else "{}",
         "media": row.media,
         "source": source,
     }
