@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from labelloop.cli import app
-
-ProjectOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--project", "-p", help="Project name (optional while the workspace has one project)."
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
 
 import_app = typer.Typer(
     help="Import items, existing answers or gold into the project.", no_args_is_help=True
@@ -30,43 +21,6 @@ schema_app = typer.Typer(
 )
 app.add_typer(import_app, name="import")
 app.add_typer(schema_app, name="schema")
-
-
-def _err_console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-@contextmanager
-def _progress(description: str) -> Iterator[Callable[[int], None]]:
-    """Rich progress on stderr (row counter; total unknown while streaming)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    console = _err_console()
-    if not console.is_terminal:  # no bar (and no stray blank line) in pipes, logs and CI
-        yield lambda n: None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        TextColumn("{task.completed:,} rows"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda n: bar.update(task, completed=n)
-
-
-def _open() -> Any:
-    from labelloop.service.workspace import open_workspace
-
-    return open_workspace()
-
-
-def _print_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, sort_keys=True))
 
 
 @app.command()
@@ -101,7 +55,7 @@ def init(
 
 def _report(report: Any, as_json: bool) -> None:
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
         return
     parts = [f"{report.added:,} {report.kind} added"]
     if report.duplicates:
@@ -150,9 +104,9 @@ def import_items_cmd(
     """
     from labelloop.service.imports import import_items
 
-    ws = _open()
+    ws = open_workspace()
     try:
-        with _progress("importing items") as progress:
+        with progress_bar("importing items") as progress:
             report = import_items(
                 ws.store,
                 project,
@@ -180,9 +134,9 @@ def import_answers_cmd(
     """
     from labelloop.service.imports import import_answers
 
-    ws = _open()
+    ws = open_workspace()
     try:
-        with _progress("importing answers") as progress:
+        with progress_bar("importing answers") as progress:
             report = import_answers(ws.store, project, path, progress=progress)
     finally:
         ws.close()
@@ -198,7 +152,7 @@ def import_gold_cmd(
     """Import gold labels (a changed gold label becomes a new gold event)."""
     from labelloop.service.imports import import_gold
 
-    ws = _open()
+    ws = open_workspace()
     try:
         report = import_gold(ws.store, project, path)
     finally:
@@ -211,13 +165,13 @@ def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per stage and per labeler kind (`--json`: items, answers, gold, labelers, ...)."""
     from labelloop.service.status import project_status
 
-    ws = _open()
+    ws = open_workspace()
     try:
         info = project_status(ws.store, project)
     finally:
         ws.close()
     if as_json:
-        _print_json(info)
+        print_json(info)
         return
     from rich.console import Console
     from rich.table import Table
@@ -253,13 +207,13 @@ def verify(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Recompute the provenance hash chain; exit 1 naming the first broken event."""
     from labelloop.service.status import verify_chain
 
-    ws = _open()
+    ws = open_workspace()
     try:
         result = verify_chain(ws.store, project)
     finally:
         ws.close()
     if as_json:
-        _print_json(result.as_dict())
+        print_json(result.as_dict())
     elif result.ok:
         typer.echo(f"ok: {result.events:,} events of project {result.project!r} verify")
     else:
@@ -289,7 +243,7 @@ def schema_validate(
         raise InvalidInput(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
     problems = validate_schema_text(text, source=str(path))
     if as_json:
-        _print_json({"file": str(path), "ok": not problems, "problems": [str(p) for p in problems]})
+        print_json({"file": str(path), "ok": not problems, "problems": [str(p) for p in problems]})
     elif not problems:
         typer.echo(f"{path}: ok")
     else:
@@ -307,7 +261,7 @@ def schema_apply(
     """Apply a schema file; a changed file becomes a new version, worked examples calibration gold."""
     from labelloop.service.schemas import apply_schema_file
 
-    ws = _open()
+    ws = open_workspace()
     try:
         applied = apply_schema_file(ws.store, project, path)
     finally:
@@ -324,13 +278,13 @@ def schema_show(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Show the project's current schema and its version history."""
     from labelloop.service.schemas import schema_history
 
-    ws = _open()
+    ws = open_workspace()
     try:
         history = schema_history(ws.store, project)
     finally:
         ws.close()
     if as_json:
-        _print_json(history)
+        print_json(history)
         return
     current = history["current"]
     if current is None:
@@ -380,7 +334,7 @@ def demo(
         typer.echo(
             f"schema {applied.version}: {applied.examples_added} worked examples as calibration gold"
         )
-        with _progress("importing items") as progress:
+        with progress_bar("importing items") as progress:
             items = import_items(
                 ws.store,
                 None,
