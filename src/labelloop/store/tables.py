@@ -137,3 +137,50 @@ item_state = Table(  # derived: current label per item, from the latest adjudica
 EVENT_TYPES = ("answer", "correction", "gold", "adjudication")
 LABELER_KINDS = ("human", "model", "llm", "rule", "expert")
 SOURCES = ("import", "api", "ui", "model", "model_auto", "rule", "aggregate")
+
+
+# ---------------------------------------------------------------- active learning and routing
+
+routing_policies = Table(  # one row per project; absent = defaults (see service.routing)
+    "routing_policies",
+    metadata,
+    Column("project_id", ID, ForeignKey("projects.id"), primary_key=True),
+    Column("target_precision", Float, nullable=False),
+    Column("audit_fraction", Float, nullable=False),
+    Column("show_suggestion", Boolean, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+batches = Table(  # a stored selection of items for humans: sampled, routed or audited
+    "batches",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # BATCH_KINDS
+    Column("strategy", String(100), nullable=False),  # sampling strategy or routing policy name
+    Column("params", Text, nullable=False),  # canonical JSON
+    Column("labeler_id", ID, ForeignKey("labelers.id"), nullable=True),  # model whose scores
+    Column("created_at", String(32), nullable=False),
+    Index("ix_batches_project", "project_id"),
+)
+
+batch_items = Table(  # status is derived work state (queued -> in_flight -> done), not a label
+    "batch_items",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("batch_id", ID, ForeignKey("batches.id"), nullable=False),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("item_id", ID, ForeignKey("items.id"), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("score", Float, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # BATCH_ITEM_STATUSES
+    Column("suggestion", Text, nullable=True),  # canonical JSON: model label + confidence
+    Column("show_suggestion", Boolean, nullable=False),
+    UniqueConstraint("batch_id", "item_id", name="uq_batch_items_batch_item"),
+    Index("ix_batch_items_project_status", "project_id", "status"),
+    Index("ix_batch_items_item", "item_id"),
+)
+
+BATCH_KINDS = ("sample", "route", "audit")
+BATCH_ITEM_STATUSES = ("queued", "in_flight", "done")
