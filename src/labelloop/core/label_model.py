@@ -1,0 +1,304 @@
+"""Label model: truth inference over labeling-function votes with abstains.
+
+Why not plain Dawid-Skene
+-------------------------
+Crowd workers answer (almost) every item they see; labeling functions (LFs) mostly
+abstain and usually vote a single class (a keyword LF votes ``spam`` or nothing). On votes
+alone such an LF always "agrees with itself": its accuracy is not identifiable, and a
+confusion-matrix model drifts toward labelling everything with the class most LFs vote.
+What identifies it is *when it fires*: a spam keyword fires on many spam items and few ham
+items. The label model therefore models abstaining too (as Snorkel's generative model does):
+
+``P(LF j votes y | true class k) = theta[j, y]``   if ``y == k`` (fires on its own class),
+``P(LF j votes y | true class k) = phi[j, y]``     if ``y != k`` (fires on another class),
+``P(LF j abstains | k) = 1 - theta[j, k] - sum_{y != k} phi[j, y]``,
+
+LFs conditionally independent given the true class, class balance ``p`` (estimated, uniform,
+or given). This "one-vs-rest" parameterization has two numbers per (LF, class it votes):
+few enough to fit from a few hundred items, and it handles single-polarity LFs naturally.
+
+Abstains are not stored: the log-likelihood of item ``i`` under class ``k`` is
+``log p_k + sum_j log P(abstain_j | k) + sum_{votes} [log P(y | k) - log P(abstain_j | k)]``,
+a constant per class plus a sparse product over the votes (no dense items x LFs matrix).
+``abstain_weight`` scales the abstain evidence (1 = the generative model, 0 = votes only
+plus the class balance). Fitted by EM from soft majority vote with Beta pseudo-counts
+(``smoothing`` of them, ``prior_accuracy`` of which on the LF's own class).
+
+Examples
+--------
+>>> from labelloop.core.answers import Answers
+>>> votes = Answers.from_codes([0, 0, 1, 2, 2], [0, 1, 0, 1, 2], [1, 1, 1, 0, 0], n_items=4)
+>>> LabelModel().fit(votes).labels_.tolist()
+[1, 1, 0, 0]
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak, prepare
+from labelloop.core.answers import ABSTAIN, Answers, FloatArray
+
+ClassBalance = Literal["estimate", "uniform"] | npt.ArrayLike
+
+_FLOOR = 1e-6
+
+
+def _incidence(answers: Answers) -> sp.csr_matrix:
+    """Rows = items, columns = ``labeler * K + label``; ones at votes (no abstains)."""
+    k = answers.n_classes
+    col = answers.labeler * k + answers.label
+    return sp.csr_matrix(
+        (np.ones(len(answers)), (answers.item, col)),
+        shape=(answers.n_items, answers.n_labelers * k),
+    )
+
+
+class LabelModel(Aggregator):
+    """Generative label model over LF votes with abstains (``label_model.v1``).
+
+    See the module notes for the model.
+
+    Parameters
+    ----------
+    class_balance : "estimate", "uniform" or array of float, shape (K,)
+        Prior over classes: re-estimated by EM (default), uniform, or given (e.g. from a
+        labelled dev set).
+    max_iter : int
+        Maximum EM iterations. The default, one M-step from majority vote and one E-step,
+        is the most robust without labelled data; :func:`select_label_model` picks it,
+        the class balance and ``abstain_weight`` on a labelled dev set.
+    tol : float
+        Stop when the log-likelihood gains less than ``tol`` per item.
+    abstain_weight : float
+        Weight of the evidence carried by abstains (0 = votes only).
+    smoothing : float
+        Beta pseudo-counts on each firing rate.
+    prior_accuracy : float
+        Share of the pseudo-counts on the LF's own class (its prior accuracy when voting).
+    random_state : int or None
+        Unused (deterministic); accepted for a uniform interface.
+
+    Attributes
+    ----------
+    labels_ : array of int, shape (n_items,)
+    probas_ : array of float, shape (n_items, K)
+    theta_, phi_ : array of float, shape (n_labelers, K)
+        Firing rates on the voted class's own items / on other classes' items.
+    class_balance_ : array of float, shape (K,)
+    skills_ : array of float, shape (n_labelers,)
+        Estimated accuracy of each LF when it votes.
+    n_iter_, converged_, log_likelihood_
+
+    Examples
+    --------
+    >>> from labelloop.core.answers import Answers
+    >>> a = Answers.from_codes([0, 1, 1, 2], [0, 0, 1, 1], [1, 1, 0, 0], n_items=3)
+    >>> m = LabelModel(max_iter=10).fit(a)
+    >>> m.probas_.shape, m.skills_.shape
+    ((3, 2), (2,))
+    """
+
+    name: ClassVar[str] = "label_model.v1"
+    _param_names: ClassVar[tuple[str, ...]] = (
+        "class_balance",
+        "max_iter",
+        "tol",
+        "abstain_weight",
+        "smoothing",
+        "prior_accuracy",
+        "random_state",
+    )
+
+    theta_: FloatArray
+    phi_: FloatArray
+    class_balance_: FloatArray
+
+    def __init__(
+        self,
+        class_balance: ClassBalance = "estimate",
+        max_iter: int = 1,
+        tol: float = 1e-6,
+        abstain_weight: float = 0.5,
+        smoothing: float = 1.0,
+        prior_accuracy: float = 0.9,
+        random_state: int | None = None,
+    ) -> None:
+        self.class_balance = class_balance
+        self.max_iter = max_iter
+        self.tol = tol
+        self.abstain_weight = abstain_weight
+        self.smoothing = smoothing
+        self.prior_accuracy = prior_accuracy
+        self.random_state = random_state
+
+    def _fixed_balance(self, k: int) -> FloatArray | None:
+        cb = self.class_balance
+        if isinstance(cb, str):
+            if cb == "estimate":
+                return None
+            if cb == "uniform":
+                return np.full(k, 1.0 / k)
+            raise ValueError(f"class_balance must be 'estimate', 'uniform' or an array, got {cb!r}")
+        arr = np.asarray(cb, dtype=np.float64)
+        if arr.shape != (k,) or (arr < 0).any() or arr.sum() <= 0:
+            raise ValueError(f"class_balance must be {k} non-negative numbers, got {arr.tolist()}")
+        arr = np.maximum(arr / arr.sum(), _FLOOR)
+        return np.asarray(arr / arr.sum(), dtype=np.float64)
+
+    def _scores(self, a_mat: sp.csr_matrix, n_lab: int, k: int) -> FloatArray:
+        """Log-scores (n_items, K) under the current parameters."""
+        eye = np.eye(k, dtype=bool)
+        probs = np.where(eye[None], self.theta_[:, None, :], self.phi_[:, None, :])  # [j,k,y]
+        absent = np.maximum(1.0 - probs.sum(axis=2), _FLOOR)  # [j, k]
+        log_abs = np.log(absent) * self.abstain_weight
+        rows = (np.log(np.maximum(probs, 1e-12)) - log_abs[:, :, None]).transpose(0, 2, 1)
+        scores = np.asarray(a_mat @ rows.reshape(n_lab * k, k))
+        scores += np.log(self.class_balance_)[None, :] + log_abs.sum(axis=0)[None, :]
+        return scores
+
+    def fit(self, answers: Answers, gold: GoldLike = None) -> Self:
+        """Fit by EM; ``gold`` (item codes with known classes) is clamped."""
+        fi = prepare(answers, gold)
+        a = fi.answers
+        k, n, n_lab = a.n_classes, a.n_items, a.n_labelers
+        mat = _incidence(a)
+        counts = np.asarray(mat @ np.tile(np.eye(k), (n_lab, 1)))
+        total = counts.sum(axis=1, keepdims=True)
+        post = np.where(total > 0, counts / np.maximum(total, 1.0), 1.0 / k)
+        rows = np.flatnonzero(fi.known)
+        if rows.size:
+            post[rows] = 0.0
+            post[rows, fi.gold[rows]] = 1.0
+        fixed = self._fixed_balance(k)
+        votes = np.asarray(mat.sum(axis=0)).reshape(n_lab, k)  # votes per LF and class
+        s, pa = float(self.smoothing), float(self.prior_accuracy)
+        prev = -np.inf
+        ll = -np.inf
+        converged = False
+        it = 0
+        while it < self.max_iter:
+            it += 1
+            mass = post.sum(axis=0)
+            on = np.einsum("jkk->jk", np.asarray(mat.T @ post).reshape(n_lab, k, k))
+            self.theta_ = (on + s * pa) / (mass[None, :] + s)
+            self.phi_ = (votes - on + s * (1.0 - pa)) / (n - mass[None, :] + s)
+            if fixed is None:
+                self.class_balance_ = (mass + 1.0) / (n + k)
+            else:
+                self.class_balance_ = fixed
+            scores = self._scores(mat, n_lab, k)
+            top = scores.max(axis=1, keepdims=True)
+            post = np.exp(scores - top)
+            z = post.sum(axis=1, keepdims=True)
+            post /= z
+            if rows.size:
+                post[rows] = 0.0
+                post[rows, fi.gold[rows]] = 1.0
+            ll = float((np.log(z) + top).sum())
+            if ll - prev <= self.tol * max(n, 1):
+                converged = True
+                break
+            prev = ll
+        self.probas_ = post
+        labels = argmax_tiebreak(post)
+        self.labels_ = labels
+        self.n_iter_ = it
+        self.converged_ = converged
+        self.log_likelihood_ = ll
+        fire = self.class_balance_[None, :] * self.theta_
+        wrong = (1.0 - self.class_balance_)[None, :] * self.phi_
+        with np.errstate(invalid="ignore", divide="ignore"):
+            skill = fire.sum(axis=1) / (fire.sum(axis=1) + wrong.sum(axis=1))
+        skill[votes.sum(axis=1) == 0] = np.nan
+        self.skills_ = skill
+        return self
+
+    def predict_proba(self, answers: Answers) -> FloatArray:
+        """Posteriors (n_items, K) of new items' votes under the fitted parameters."""
+        a = answers.without_abstains()
+        k = a.n_classes
+        if k != self.theta_.shape[1] or a.n_labelers != self.theta_.shape[0]:
+            raise ValueError(
+                f"answers have {a.n_labelers} labelers and {k} classes; the model was fitted "
+                f"on {self.theta_.shape[0]} and {self.theta_.shape[1]}"
+            )
+        scores = self._scores(_incidence(a), a.n_labelers, k)
+        scores -= scores.max(axis=1, keepdims=True)
+        post = np.exp(scores)
+        post /= post.sum(axis=1, keepdims=True)
+        return np.asarray(post, dtype=np.float64)
+
+    def predict(self, answers: Answers) -> npt.NDArray[np.int64]:
+        """Most probable class of each item (lowest code on exact ties)."""
+        labels = argmax_tiebreak(self.predict_proba(answers))
+        labels[labels < 0] = ABSTAIN
+        return labels
+
+
+SELECTION_GRID: tuple[dict[str, object], ...] = tuple(
+    {"class_balance": cb, "max_iter": it, "abstain_weight": aw}
+    for cb in ("estimate", "uniform", "dev")
+    for it in (1, 3, 10, 100)
+    for aw in (1.0, 0.5)
+)
+"""Configurations tried by :func:`select_label_model` (``"dev"`` = dev-set class balance)."""
+
+
+def score_labels(gold: npt.ArrayLike, pred: npt.ArrayLike, *, metric: str = "accuracy") -> float:
+    """``accuracy`` or ``f1`` (binary, class 1 positive) of predicted codes against gold."""
+    g = np.asarray(gold, dtype=np.int64)
+    p = np.asarray(pred, dtype=np.int64)
+    if metric == "accuracy":
+        return float((g == p).mean()) if g.size else float("nan")
+    if metric == "f1":
+        tp = float(((p == 1) & (g == 1)).sum())
+        fp = float(((p == 1) & (g != 1)).sum())
+        fn = float(((p != 1) & (g == 1)).sum())
+        return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+    raise ValueError(f"metric must be 'accuracy' or 'f1', got {metric!r}")
+
+
+def select_label_model(
+    train: Answers,
+    dev: Answers,
+    dev_gold: npt.ArrayLike,
+    *,
+    metric: str = "accuracy",
+    grid: tuple[dict[str, object], ...] = SELECTION_GRID,
+) -> tuple[LabelModel, list[tuple[dict[str, object], float]]]:
+    """Fit every configuration of ``grid`` on ``train`` votes, keep the best on ``dev``.
+
+    ``dev`` holds the same LFs' votes on labelled items (``dev_gold``, shape (n_dev,));
+    the first configuration wins ties. Returns the fitted best model and every
+    (configuration, dev score).
+
+    Examples
+    --------
+    >>> from labelloop.core.answers import Answers
+    >>> a = Answers.from_codes([0, 1, 1, 2], [0, 0, 1, 1], [1, 1, 0, 0], n_items=3)
+    >>> best, scores = select_label_model(a, a, [1, 1, 0])
+    >>> len(scores) == len(SELECTION_GRID)
+    True
+    """
+    gold = np.asarray(dev_gold, dtype=np.int64)
+    k = train.n_classes
+    balance = np.bincount(gold[gold >= 0], minlength=k).astype(np.float64) + 1.0
+    results: list[tuple[dict[str, object], float]] = []
+    best: tuple[float, LabelModel] | None = None
+    for config in grid:
+        params = dict(config)
+        if isinstance(params.get("class_balance"), str) and params["class_balance"] == "dev":
+            params["class_balance"] = balance / balance.sum()
+        model = LabelModel(**params).fit(train)  # type: ignore[arg-type]
+        value = score_labels(gold, model.predict(dev), metric=metric)
+        results.append((config, value))
+        if best is None or value > best[0]:
+            best = (value, model)
+    if best is None:
+        raise ValueError("grid must hold at least one configuration")
+    return best[1], results
