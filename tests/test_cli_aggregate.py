@@ -75,7 +75,7 @@ def test_json_summary_and_gold_accuracy_without_clamping(cli: Run, tmp_path: Pat
     assert res.code == 0, res.err
     summary = json.loads(res.out)
     assert summary["method"] == "dawid_skene.v1"
-    assert summary["params"]["method"] == "dawid_skene.v1"
+    assert summary["params"]["aggregator"] == "dawid_skene.v1"
     assert summary["iterations"] >= 2 and summary["converged"] is True
     assert 0 < summary["seconds"] < 5
     assert summary["n_tasks"] == 800 and summary["n_answers"] == 8000

@@ -187,7 +187,7 @@ def test_every_method_beats_chance_and_has_fitted_attributes(name: str) -> None:
     assert agg.skills_.shape == (a.n_labelers,)
     assert isinstance(agg.n_iter_, int) and isinstance(agg.converged_, bool)
     assert (agg.labels_ == truth).mean() > 0.75
-    assert agg.params()["method"] == name
+    assert agg.params()["aggregator"] == name
 
 
 def test_dawid_skene_beats_majority_vote_on_biased_labelers() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
-from labelloop.core.aggregate.auto import AutoAggregator
+from labelloop.core.aggregate.auto import AutoAggregator, HierarchicalDawidSkene
 from labelloop.core.aggregate.dawid_skene import MACE, DawidSkene, OneCoinDawidSkene
 from labelloop.core.aggregate.voting import (
     MajorityVote,
@@ -39,6 +39,7 @@ AGGREGATORS: dict[str, type[Aggregator]] = {
         DawidSkene,
         OneCoinDawidSkene,
         MACE,
+        HierarchicalDawidSkene,
         AutoAggregator,
     )
 }
@@ -73,6 +74,7 @@ __all__ = [
     "AutoAggregator",
     "DawidSkene",
     "GoldLike",
+    "HierarchicalDawidSkene",
     "MajorityVote",
     "OneCoinDawidSkene",
     "Wawa",

@@ -185,7 +185,7 @@ class Aggregator:
 
     def params(self) -> dict[str, Any]:
         """Registry name and constructor parameters (for provenance)."""
-        out: dict[str, Any] = {"method": self.name}
+        out: dict[str, Any] = {"aggregator": self.name}
         for p in self._param_names:
             value = getattr(self, p)
             if isinstance(value, np.ndarray):

@@ -1,7 +1,21 @@
-"""The default aggregator: hierarchical (shrunk) Dawid-Skene, needing no gold.
+"""The default aggregator ``auto.v1`` and its main part, hierarchical Dawid-Skene.
 
-Why
----
+``auto.v1`` needs no gold and no per-dataset tuning. It is a committee of three models with
+different biases whose posteriors are averaged (a linear opinion pool):
+
+1. :class:`HierarchicalDawidSkene` -- class-specific confusions, shrunk toward the crowd;
+2. :class:`~labelloop.core.aggregate.MACE` -- competence + a per-labeler "spam" label
+   distribution (robust to biased low-effort labelers, uniform class prior);
+3. :class:`~labelloop.core.aggregate.Wawa` -- agreement-weighted vote.
+
+EM posteriors are usually confident, so where the two EM models agree their answer stands;
+where they disagree, the vote-based member decides. No model is best on every crowd: over
+the 13 categorical crowd sets of the benchmark full DS wins on some (duck, product,
+relevance), one-coin/MACE-type models on others (adult, music_genre, weather), and the
+committee tracks the better of them (see ``benchmarks/aggregation.py``).
+
+Hierarchical Dawid-Skene: why
+-----------------------------
 Full Dawid-Skene is the best model when each labeler gives many answers, but with few
 answers per labeler (or many classes) its K x K confusion matrices overfit; one-coin models
 are robust but miss class-specific errors and biased labelers. ``auto`` puts a Dirichlet
@@ -26,14 +40,16 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from labelloop.core.aggregate._base import GoldLike, prepare
+from labelloop.core.aggregate._base import Aggregator, GoldLike, prepare
 from labelloop.core.aggregate._em import Design, MStepResult, run_em
 from labelloop.core.aggregate.dawid_skene import (
+    MACE,
     _EMAggregator,
     _log_prior,
     log_pi_t,
     majority_init,
 )
+from labelloop.core.aggregate.voting import Wawa
 from labelloop.core.answers import Answers, FloatArray
 
 
@@ -62,8 +78,8 @@ def shrinkage_mean(
     return np.asarray(mean, dtype=np.float64)
 
 
-class AutoAggregator(_EMAggregator):
-    """Default aggregator (``auto.v1``): Dawid-Skene with empirical-Bayes shrinkage.
+class HierarchicalDawidSkene(_EMAggregator):
+    """Dawid-Skene with empirical-Bayes shrinkage of each confusion row.
 
     See the module notes for the model. MAP-EM from soft majority vote; stops when the
     penalized log-likelihood gains less than ``tol`` per answer.
@@ -87,11 +103,11 @@ class AutoAggregator(_EMAggregator):
     --------
     >>> from labelloop.core.answers import Answers
     >>> a = Answers.from_codes([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 1, 0, 0, 0, 1])
-    >>> AutoAggregator().fit(a).labels_.tolist()
+    >>> HierarchicalDawidSkene().fit(a).labels_.tolist()
     [1, 0]
     """
 
-    name: ClassVar[str] = "auto.v1"
+    name: ClassVar[str] = "hierarchical_dawid_skene.v1"
     _param_names: ClassVar[tuple[str, ...]] = (
         "strength",
         "accuracy_strength",
@@ -135,4 +151,90 @@ class AutoAggregator(_EMAggregator):
             fi, design, majority_init(fi, design), m_step, max_iter=self.max_iter, tol=self.tol
         )
         self._store(fi, res, state["pi"], state["prior"])
+        return self
+
+
+class AutoAggregator(Aggregator):
+    """Default aggregator (``auto.v1``): opinion pool of hierarchical DS, MACE and Wawa.
+
+    ``probas_`` is the mean of the three members' posteriors; ``labels_`` its argmax (an
+    exact tie goes to the hierarchical DS posterior, then the lower code). Reliability
+    estimates (``skills_``, ``confusions_``, ``priors_``), ``log_likelihood_`` and
+    ``history_`` come from the hierarchical DS member; ``n_iter_`` is the sum of the
+    members' iterations and ``converged_`` is true when every member converged. Gold, when
+    given, is clamped in every member. ``members_`` holds the fitted members.
+
+    Parameters
+    ----------
+    strength, accuracy_strength : float
+        Of the hierarchical DS member.
+    max_iter, tol : int, float
+        Of both EM members.
+    random_state : int or None
+        Passed to MACE (whose single start is deterministic anyway).
+
+    Examples
+    --------
+    >>> from labelloop.core.answers import Answers
+    >>> a = Answers.from_codes([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 1, 0, 0, 0, 1])
+    >>> auto = AutoAggregator().fit(a)
+    >>> auto.labels_.tolist(), [type(m).__name__ for m in auto.members_]
+    ([1, 0], ['HierarchicalDawidSkene', 'MACE', 'Wawa'])
+    """
+
+    name: ClassVar[str] = "auto.v1"
+    _param_names: ClassVar[tuple[str, ...]] = (
+        "strength",
+        "accuracy_strength",
+        "max_iter",
+        "tol",
+        "random_state",
+    )
+
+    confusions_: FloatArray
+    priors_: FloatArray
+    history_: list[float]
+    members_: list[Aggregator]
+
+    def __init__(
+        self,
+        strength: float = 4.0,
+        accuracy_strength: float = 2.0,
+        max_iter: int = 200,
+        tol: float = 1e-6,
+        random_state: int | None = None,
+    ) -> None:
+        self.strength = strength
+        self.accuracy_strength = accuracy_strength
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def fit(self, answers: Answers, gold: GoldLike = None) -> Self:
+        fi = prepare(answers, gold)
+        hds = HierarchicalDawidSkene(
+            strength=self.strength,
+            accuracy_strength=self.accuracy_strength,
+            max_iter=self.max_iter,
+            tol=self.tol,
+        ).fit(fi.answers, fi.gold)
+        mace = MACE(max_iter=self.max_iter, tol=self.tol, random_state=self.random_state).fit(
+            fi.answers, fi.gold
+        )
+        wawa = Wawa().fit(fi.answers, fi.gold)
+        members: list[Aggregator] = [hds, mace, wawa]
+        probas = (hds.probas_ + mace.probas_ + wawa.probas_) / 3.0
+        self._finish(
+            fi,
+            probas,
+            hds.probas_,
+            n_iter=sum(m.n_iter_ for m in members),
+            converged=all(m.converged_ for m in members),
+            log_likelihood=hds.log_likelihood_,
+        )
+        self.skills_ = hds.skills_
+        self.confusions_ = hds.confusions_
+        self.priors_ = hds.priors_
+        self.history_ = hds.history_
+        self.members_ = members
         return self

@@ -6,9 +6,10 @@ gather-and-sum E-step, expected-count M-step, stop on the penalized log-likeliho
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 import numpy as np
+from scipy.special import digamma
 
 from labelloop.core.aggregate._base import (
     Aggregator,
@@ -247,8 +248,11 @@ class MACE(_EMAggregator):
     Labeler ``w`` is competent with probability ``theta_w``; when spamming they draw a
     label from their own strategy ``xi_w`` (shape (K,)). So ``pi[w, k, y] = theta_w [k = y]
     + (1 - theta_w) xi_w[y]``. True classes are uniform a priori, as in MACE. Fitted by
-    MAP-EM (Beta(1 + ``alpha``, 1 + ``beta``) on ``theta``, ``smoothing`` pseudo-counts on
-    ``xi``) with ``n_restarts`` starts: the first from majority vote with ``theta = 0.5``
+    MAP-EM (``method="em"``, default: ``alpha``, ``beta`` pseudo-counts on ``theta``,
+    ``smoothing`` on ``xi``) or by variational Bayes as in the MACE paper (``method="vb"``:
+    Beta(``alpha``, ``beta``) and Dirichlet(``smoothing``) priors, E-step with their
+    ``exp E[log]``; measured worse on the benchmark's product/web sets), with
+    ``n_restarts`` starts: the first from majority vote with ``theta = 0.5``
     and uniform ``xi`` (deterministic, so invariant to row order and id renaming); the
     others random, each from its own stream of ``np.random.default_rng(random_state)``.
     The start with the highest penalized log-likelihood wins (the first on ties).
@@ -264,6 +268,7 @@ class MACE(_EMAggregator):
 
     name: ClassVar[str] = "mace.v1"
     _param_names: ClassVar[tuple[str, ...]] = (
+        "method",
         "n_restarts",
         "max_iter",
         "tol",
@@ -275,6 +280,7 @@ class MACE(_EMAggregator):
 
     def __init__(
         self,
+        method: Literal["vb", "em"] = "em",
         n_restarts: int = 1,
         max_iter: int = 100,
         tol: float = 1e-6,
@@ -283,6 +289,7 @@ class MACE(_EMAggregator):
         smoothing: float = 0.1,
         random_state: int | None = 0,
     ) -> None:
+        self.method = method
         self.n_restarts = n_restarts
         self.max_iter = max_iter
         self.tol = tol
@@ -295,6 +302,9 @@ class MACE(_EMAggregator):
         fi = prepare(answers, gold)
         design = Design.build(fi.answers)
         k, n_lab = fi.n_classes, fi.answers.n_labelers
+        if self.method not in ("vb", "em"):
+            raise ValueError(f"method must be 'vb' or 'em', got {self.method!r}")
+        vb = self.method == "vb"
         n_wy = design.per_labeler_label
         n_w = n_wy.sum(axis=1)
         uniform_logp = np.full(k, -np.log(k))
@@ -311,25 +321,37 @@ class MACE(_EMAggregator):
                 theta = g.uniform(0.05, 0.95, size=n_lab)
                 xi = g.dirichlet(np.ones(k), size=n_lab)
                 init = clamp(g.dirichlet(np.ones(k), size=fi.answers.n_items), fi.gold, fi.known)
-            state: dict[str, FloatArray] = {"theta": theta, "xi": xi}
+            state: dict[str, FloatArray] = {"theta": theta, "spam": 1.0 - theta, "xi": xi}
 
             def m_step(
                 n: FloatArray, mass: FloatArray, state: dict[str, FloatArray] = state
             ) -> MStepResult:
-                th, x = state["theta"], state["xi"]
+                th, sp, x = state["theta"], state["spam"], state["xi"]
                 diag = np.einsum("wkk->wk", n)  # answers y on items believed to be y
-                competent_share = th[:, None] / (th[:, None] + (1 - th[:, None]) * x)
+                competent_share = th[:, None] / (th[:, None] + sp[:, None] * x)
                 competent = diag * competent_share
                 spam = np.maximum(n_wy - competent, 0.0)
-                th_new = (competent.sum(axis=1) + self.alpha) / (n_w + self.alpha + self.beta)
-                xi_new = spam + self.smoothing
-                xi_new /= xi_new.sum(axis=1, keepdims=True)
-                state["theta"], state["xi"] = th_new, xi_new
-                pi = mace_confusions(th_new, xi_new)
+                c_tot = competent.sum(axis=1)
+                s_tot = spam.sum(axis=1)
+                if vb:  # E[log] under the Beta / Dirichlet posteriors (sub-normalized)
+                    total = digamma(n_w + self.alpha + self.beta)
+                    th_new = np.exp(digamma(c_tot + self.alpha) - total)
+                    sp_new = np.exp(digamma(s_tot + self.beta) - total)
+                    xi_new = np.exp(
+                        digamma(spam + self.smoothing)
+                        - digamma(s_tot + k * self.smoothing)[:, None]
+                    )
+                else:  # MAP
+                    th_new = (c_tot + self.alpha) / (n_w + self.alpha + self.beta)
+                    sp_new = 1.0 - th_new
+                    xi_new = spam + self.smoothing
+                    xi_new /= xi_new.sum(axis=1, keepdims=True)
+                state["theta"], state["spam"], state["xi"] = th_new, sp_new, xi_new
+                pi = mace_confusions(th_new, xi_new, sp_new)
                 state["pi"] = pi
                 pen = float(
                     self.alpha * np.log(th_new).sum()
-                    + self.beta * np.log1p(-th_new).sum()
+                    + self.beta * np.log(sp_new).sum()
                     + self.smoothing * np.log(xi_new).sum()
                 )
                 return MStepResult(log_pi_t(pi), uniform_logp, pen)
@@ -345,10 +367,16 @@ class MACE(_EMAggregator):
         return self
 
 
-def mace_confusions(theta: FloatArray, xi: FloatArray) -> FloatArray:
-    """``pi[w, k, y] = theta_w [k = y] + (1 - theta_w) xi[w, y]``: shape (W, K, K)."""
+def mace_confusions(
+    theta: FloatArray, xi: FloatArray, spam: FloatArray | None = None
+) -> FloatArray:
+    """``pi[w, k, y] = theta_w [k = y] + spam_w xi[w, y]``: shape (W, K, K).
+
+    ``spam`` defaults to ``1 - theta``.
+    """
     _w, k = xi.shape
-    pi = np.repeat(((1 - theta)[:, None] * xi)[:, None, :], k, axis=1)
+    sp = 1.0 - theta if spam is None else spam
+    pi = np.repeat((sp[:, None] * xi)[:, None, :], k, axis=1)
     idx = np.arange(k)
     pi[:, idx, idx] += theta[:, None]
     return np.asarray(pi, dtype=np.float64)
