@@ -1,0 +1,219 @@
+"""Label a project's items with an LLM endpoint; each valid answer becomes an answer event.
+
+The LLM is a labeler like any other: kind ``llm``, name = the model, version = hash of the
+model, prompt template version, schema content hash and request parameters (so changing
+any of them is a new labeler whose answers are kept apart). A run picks the items this
+labeler version has not answered yet, asks the endpoint outside any transaction, then
+appends the valid answers in one write transaction (idempotency key per labeler and item,
+so concurrent or repeated runs never duplicate an answer). Failures are reported, not
+written: the next run asks again. Worked examples of the schema are in the prompt, so their
+items are not asked (that would be reading the answer off the prompt).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import select
+
+from labelloop.core.provenance import canonical_json
+from labelloop.errors import InvalidInput
+from labelloop.labelers.llm import (
+    PROMPT_TEMPLATE_VERSION,
+    LLMCache,
+    LLMLabeler,
+    summarize_usage,
+)
+from labelloop.service.schemas import current_schema
+from labelloop.store import repo
+from labelloop.store import tables as t
+from labelloop.store.engine import Store
+
+CACHE_PATH = Path(".labelloop") / "cache" / "llm.sqlite"
+"""The response cache, relative to the workspace folder (not the project database)."""
+
+SOURCE = "model"
+"""Event source of LLM answers (the store's sources: import, api, ui, model, ...)."""
+
+
+@dataclass
+class LLMLabelReport:
+    project: str
+    model: str
+    labeler_version: str
+    endpoint: str
+    schema_version: str
+    pending: int
+    """Items this labeler version had not answered (before ``limit``)."""
+    asked: int
+    labeled: int
+    failed: int
+    cached: int
+    events_added: int
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    seconds: float
+    skipped_examples: int
+    skipped_without_input: int
+    failures_by_kind: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _endpoint(base_url: str) -> str:
+    """The base URL without credentials, query or fragment (for provenance)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def llm_label(
+    store: Store,
+    project_name: str | None,
+    *,
+    base_url: str,
+    model: str,
+    limit: int | None = None,
+    cache_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    **options: Any,
+) -> LLMLabelReport:
+    """Ask the LLM for the label of each item it has not answered; write the valid answers.
+
+    ``options`` go to :class:`~labelloop.labelers.llm.LLMLabeler` (``max_concurrency``,
+    ``timeout_s``, ``max_retries``, ``temperature``, ``self_consistency``, prices, ...).
+    """
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"limit must be a positive number of items, saw {limit}")
+    with store.read() as conn:
+        project = repo.get_project(conn, project_name)
+        found = current_schema(conn, project)
+        if found is None:
+            raise InvalidInput(
+                f"project {project.name!r} has no schema yet; expected one applied with "
+                "`labelloop schema apply FILE` (the LLM is prompted with its labels and guidelines)"
+            )
+        version_id, schema = found
+        labeler = LLMLabeler(base_url, model, schema=schema, **options)
+        identity = (LLMLabeler.kind, model, labeler.version)
+        lb = t.labelers
+        labeler_id = conn.execute(
+            select(lb.c.id).where(
+                lb.c.project_id == project.id,
+                lb.c.kind == identity[0],
+                lb.c.name == identity[1],
+                lb.c.version == identity[2],
+            )
+        ).scalar_one_or_none()
+        it, ev = t.items, t.events
+        query = select(it.c.id, it.c.key, it.c.data).where(it.c.project_id == project.id)
+        if labeler_id is not None:
+            answered = select(ev.c.item_id).where(
+                ev.c.project_id == project.id,
+                ev.c.labeler_id == labeler_id,
+                ev.c.type == "answer",
+            )
+            query = query.where(it.c.id.not_in(answered))
+        rows = conn.execute(query.order_by(it.c.id)).all()
+    examples = {canonical_json(ex.data) for ex in schema.examples_as_gold()}
+    todo: list[tuple[int, str, dict[str, Any]]] = []
+    skipped_examples = skipped_empty = pending = 0
+    for row in rows:
+        if row.data in examples:
+            skipped_examples += 1
+            continue
+        data = json.loads(row.data)
+        if not data or schema.check_item(data):
+            # known only by id (from an answers import) or not fitting the schema's inputs
+            skipped_empty += 1
+            continue
+        pending += 1
+        if limit is None or len(todo) < limit:
+            todo.append((int(row.id), str(row.key), data))
+
+    cache = LLMCache(cache_path) if cache_path is not None and todo else None
+    labeler.cache = cache
+    start = time.perf_counter()
+    try:
+        results = labeler.label_items([(key, data) for _, key, data in todo], progress=progress)
+    finally:
+        if cache is not None:
+            cache.close()
+    seconds = time.perf_counter() - start
+
+    endpoint = _endpoint(base_url)
+    params = labeler.params()
+    with store.write() as conn:
+        project = repo.get_project(conn, project.name, lock=True)
+        ids = repo.ensure_labelers(conn, project, {identity})
+        labeler_id = ids[identity]
+        drafts = []
+        for (item_id, _, _), result in zip(todo, results, strict=True):
+            if result.label is None:
+                continue
+            payload: dict[str, Any] = {
+                "llm": True,
+                "endpoint": endpoint,
+                "template": PROMPT_TEMPLATE_VERSION,
+                "params": params,
+                "prompt_hash": result.prompt_hash,
+                "confidence": result.confidence,
+                "attempts": result.attempts,
+                "cached": result.cached,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost": result.cost,
+            }
+            if result.votes is not None:
+                payload["votes"] = result.votes
+            if result.rationale:
+                payload["rationale"] = result.rationale[:1000]
+            drafts.append(
+                repo.EventDraft(
+                    type="answer",
+                    item_id=item_id,
+                    labeler_id=labeler_id,
+                    label=result.label,
+                    schema_version_id=version_id,
+                    source=SOURCE,
+                    idempotency_key=f"llm:{labeler_id}:{item_id}",
+                    payload=payload,
+                )
+            )
+        added = repo.append_events(conn, project.name, drafts)
+
+    usage = summarize_usage(results)
+    return LLMLabelReport(
+        project=project.name,
+        model=model,
+        labeler_version=labeler.version,
+        endpoint=endpoint,
+        schema_version=schema.version,
+        pending=pending,
+        asked=len(todo),
+        labeled=usage.labeled,
+        failed=usage.failed,
+        cached=usage.cached,
+        events_added=added,
+        requests=usage.requests,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost=usage.cost,
+        seconds=round(seconds, 3),
+        skipped_examples=skipped_examples,
+        skipped_without_input=skipped_empty,
+        failures_by_kind=usage.failures_by_kind,
+        failures=[{"item": r.item_key, "failure": r.failure or ""} for r in results if not r.ok],
+    )
