@@ -85,9 +85,7 @@ class LabelSpace:
         try:
             return self._index[label]
         except KeyError:
-            raise KeyError(
-                f"label {label!r} is not in the label set {list(self.labels)}"
-            ) from None
+            raise KeyError(f"label {label!r} is not in the label set {list(self.labels)}") from None
 
     def encode(self, labels: Iterable[str]) -> IntArray:
         """Codes of many labels, shape (n,); ``KeyError`` on the first unknown one."""
@@ -261,7 +259,9 @@ def encode_answers(
     """
     if not (len(items) == len(labelers) == len(labels)):
         raise ValueError("items, labelers and labels must have the same length")
-    item_ids, item_codes = np.unique(np.asarray(items, dtype=object).astype(str), return_inverse=True)
+    item_ids, item_codes = np.unique(
+        np.asarray(items, dtype=object).astype(str), return_inverse=True
+    )
     worker_ids, worker_codes = np.unique(
         np.asarray(labelers, dtype=object).astype(str), return_inverse=True
     )

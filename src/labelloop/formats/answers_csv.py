@@ -34,7 +34,9 @@ def _read_string_table(path: Path, required: tuple[str, ...]) -> pa.Table:
     if not path.is_file():
         raise InvalidInput(f"file not found: {path}")
     if path.stat().st_size == 0:
-        raise InvalidInput(f"file is empty; expected a header {','.join(required)}", source=str(path))
+        raise InvalidInput(
+            f"file is empty; expected a header {','.join(required)}", source=str(path)
+        )
     try:
         table = pacsv.read_csv(
             path,
@@ -64,7 +66,10 @@ def _read_string_table(path: Path, required: tuple[str, ...]) -> pa.Table:
         if pc.any(empty).as_py():
             row = int(pc.index(empty, True).as_py())
             raise InvalidInput(
-                "empty value; expected a non-empty string", source=str(path), line=row + 2, field=name
+                "empty value; expected a non-empty string",
+                source=str(path),
+                line=row + 2,
+                field=name,
             )
         table = table.set_column(table.column_names.index(name), name, col)
     return table
