@@ -148,6 +148,7 @@ class LLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one small response must not wait for an ACK
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
