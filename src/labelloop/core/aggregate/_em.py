@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
 
 from labelloop.core.aggregate._base import FitInput
 from labelloop.core.answers import Answers, FloatArray
@@ -49,20 +50,26 @@ class Design:
         k = answers.n_classes
         n_items, n_lab = answers.n_items, answers.n_labelers
         col = answers.labeler * k + answers.label
-        order = np.argsort(answers.item, kind="stable")
-        counts = np.bincount(answers.item, minlength=n_items)
-        indptr = np.zeros(n_items + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
         n_cols = n_lab * k
-        idx_dtype = np.int32 if max(n_cols, len(answers)) < 2**31 - 1 else np.int64
-        mat = sp.csr_matrix(
-            (
-                np.ones(len(answers), dtype=np.float32),
-                col[order].astype(idx_dtype),
-                indptr.astype(idx_dtype),
-            ),
-            shape=(n_items, n_cols),
+        n = len(answers)
+        idx_dtype = np.int32 if max(n_cols, n, n_items) < 2**31 - 1 else np.int64
+        indptr = np.empty(n_items + 1, dtype=idx_dtype)
+        indices = np.empty(n, dtype=idx_dtype)
+        data = np.empty(n, dtype=np.float32)
+        # linear-time bucket pass (rows keep answer order) instead of an O(n log n) sort
+        _coo_tocsr(
+            n_items,
+            n_cols,
+            n,
+            answers.item.astype(idx_dtype),
+            col.astype(idx_dtype),
+            np.ones(n, dtype=np.float32),
+            indptr,
+            indices,
+            data,
         )
+        mat = sp.csr_matrix((data, indices, indptr), shape=(n_items, n_cols))
+        counts = np.diff(indptr)
         per = np.bincount(col, minlength=n_cols).astype(np.float64).reshape(n_lab, k)
         return cls(mat, n_items, n_lab, k, counts > 0, per)
 
