@@ -1,0 +1,381 @@
+"""Labeling functions on a project: apply them (votes become answer events) and analyse them.
+
+Each LF is a labeler of kind ``rule``, name = the LF's name, version = the hash of its source
+and resources. Applying writes one answer event per non-abstain vote, source ``rule``, with
+the idempotency key ``rule:{labeler id}:{item id}``: re-applying unchanged LFs adds nothing,
+a changed LF (new version) adds its votes as a new labeler version. Application runs outside
+the write transaction; an LF returning a label outside the schema aborts before anything is
+written; an LF that raises on an item is reported with the item and the exception, and
+everything else goes on.
+
+The report uses each LF name's latest version: coverage, overlap, conflict, polarity, gold
+accuracy (:func:`labelloop.core.weak.analyze_lfs`), the label model's estimated accuracy per
+LF and its accuracy on gold items, majority vote's, and an end model's (TF-IDF + logistic
+regression trained on the label model's labels of covered non-gold items, scored on gold).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from labelloop.core.answers import ABSTAIN, Answers
+from labelloop.core.label_model import LabelModel
+from labelloop.core.weak import analyze_lfs
+from labelloop.errors import InvalidInput
+from labelloop.labelers.rules import apply_lfs, load_lfs
+from labelloop.schema import MultiLabelSchema
+from labelloop.service.schemas import current_schema
+from labelloop.store import repo
+from labelloop.store import tables as t
+from labelloop.store.engine import Store
+
+SOURCE = "rule"
+KIND = "rule"
+MAX_FAILURES_SHOWN = 50
+MIN_END_MODEL_TRAIN = 10
+
+
+@dataclass
+class LFApplied:
+    name: str
+    version: str
+    votes: int
+    failures: int
+
+
+@dataclass
+class LFApplyReport:
+    project: str
+    module: str
+    schema_version: str
+    items: int
+    skipped_without_input: int
+    events_added: int
+    seconds: float
+    lfs: list[LFApplied] = field(default_factory=list)
+    n_failures: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _field_value(data: dict[str, Any], text_field: str | None) -> Any:
+    if text_field is None:
+        return data
+    return data.get(text_field)
+
+
+def apply_lf_module(
+    store: Store,
+    project_name: str | None,
+    module: str | Path,
+    *,
+    text_field: str | None = "text",
+    n_jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> LFApplyReport:
+    """Apply the LFs of a Python file to the project's items; write their votes."""
+    path = Path(module)
+    lfs = load_lfs(path)
+    with store.read() as conn:
+        project = repo.get_project(conn, project_name)
+        found = current_schema(conn, project)
+        if found is None:
+            raise InvalidInput(
+                f"project {project.name!r} has no schema yet; expected one applied with "
+                "`labelloop schema apply FILE` (LF labels are checked against it)"
+            )
+        version_id, schema = found
+        if isinstance(schema, MultiLabelSchema):
+            raise InvalidInput(
+                f"schema {schema.version} is multi_label; labeling functions support "
+                "single_label schemas"
+            )
+        it = t.items
+        rows = conn.execute(
+            select(it.c.id, it.c.key, it.c.data)
+            .where(it.c.project_id == project.id)
+            .order_by(it.c.id)
+        ).all()
+    ids: list[int] = []
+    keys: list[str] = []
+    inputs: list[Any] = []
+    skipped = 0
+    for row in rows:
+        value = _field_value(json.loads(row.data), text_field)
+        if value is None or (text_field is None and not value):
+            skipped += 1
+            continue
+        ids.append(int(row.id))
+        keys.append(str(row.key))
+        inputs.append(value)
+    space = schema.label_space
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0])
+
+    start = time.perf_counter()
+    votes = apply_lfs(lfs, inputs, space, item_names=keys, n_jobs=n_jobs, progress=tick)
+    seconds = time.perf_counter() - start
+
+    identities = {(KIND, lf.name, lf.version) for lf in lfs}
+    with store.write() as conn:
+        project = repo.get_project(conn, project.name, lock=True)
+        labeler_ids = repo.ensure_labelers(conn, project, identities)
+        lf_ids = [labeler_ids[(KIND, lf.name, lf.version)] for lf in lfs]
+        item_arr = np.asarray(ids, dtype=np.int64)
+        drafts = []
+        per_lf_votes = np.bincount(votes.lf, minlength=len(lfs))
+        for pos, j, code in zip(
+            votes.item.tolist(), votes.lf.tolist(), votes.label.tolist(), strict=True
+        ):
+            item_id = int(item_arr[pos])
+            lab_id = lf_ids[j]
+            drafts.append(
+                repo.EventDraft(
+                    type="answer",
+                    item_id=item_id,
+                    labeler_id=lab_id,
+                    label=space.labels[code],
+                    schema_version_id=version_id,
+                    source=SOURCE,
+                    idempotency_key=f"rule:{lab_id}:{item_id}",
+                    payload={"lf": lfs[j].name, "module": path.name},
+                )
+            )
+        added = repo.append_events(conn, project.name, drafts)
+    failures_by_lf: dict[str, int] = {}
+    for f in votes.failures:
+        failures_by_lf[f.lf] = failures_by_lf.get(f.lf, 0) + 1
+    return LFApplyReport(
+        project=project.name,
+        module=str(path),
+        schema_version=schema.version,
+        items=len(ids),
+        skipped_without_input=skipped,
+        events_added=added,
+        seconds=round(seconds, 3),
+        lfs=[
+            LFApplied(
+                name=lf.name,
+                version=lf.version,
+                votes=int(per_lf_votes[j]),
+                failures=failures_by_lf.get(lf.name, 0),
+            )
+            for j, lf in enumerate(lfs)
+        ],
+        n_failures=len(votes.failures),
+        failures=[
+            {"lf": f.lf, "item": keys[f.item], "error": f.error}
+            for f in votes.failures[:MAX_FAILURES_SHOWN]
+        ],
+    )
+
+
+@dataclass
+class LFStats:
+    name: str
+    version: str
+    polarity: list[str]
+    votes: int
+    coverage: float
+    overlap: float
+    conflict: float
+    gold_votes: int
+    gold_accuracy: float | None
+    estimated_accuracy: float | None
+
+
+@dataclass
+class LFReport:
+    project: str
+    items: int
+    gold_items: int
+    coverage: float
+    lfs: list[LFStats]
+    label_model: dict[str, Any]
+    majority_vote_gold_accuracy: float | None
+    end_model: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if not np.isfinite(x) else round(float(x), 6)
+
+
+def lf_report(
+    store: Store,
+    project_name: str | None,
+    *,
+    text_field: str = "text",
+    end_model: bool = True,
+) -> LFReport:
+    """Analyse the project's LFs (latest version of each name) and the label model."""
+    with store.read() as conn:
+        project = repo.get_project(conn, project_name)
+        found = current_schema(conn, project)
+        if found is None:
+            raise InvalidInput(f"project {project.name!r} has no schema yet")
+        space = found[1].label_space
+        lb, ev, it = t.labelers, t.events, t.items
+        labelers = conn.execute(
+            select(lb.c.id, lb.c.name, lb.c.version)
+            .where(lb.c.project_id == project.id, lb.c.kind == KIND)
+            .order_by(lb.c.id)
+        ).all()
+        if not labelers:
+            raise InvalidInput(
+                f"project {project.name!r} has no labeling-function votes yet; expected "
+                "`labelloop lf apply MODULE.py` first"
+            )
+        latest: dict[str, tuple[int, str]] = {}
+        for row in labelers:  # later ids are newer versions
+            latest[str(row.name)] = (int(row.id), str(row.version))
+        names = list(latest)
+        lf_code = {latest[n][0]: j for j, n in enumerate(names)}
+        item_rows = conn.execute(
+            select(it.c.id, it.c.data).where(it.c.project_id == project.id).order_by(it.c.id)
+        ).all()
+        vote_rows = conn.execute(
+            select(ev.c.item_id, ev.c.labeler_id, ev.c.label)
+            .where(
+                ev.c.project_id == project.id,
+                ev.c.type == "answer",
+                ev.c.labeler_id.in_(list(lf_code)),
+            )
+            .order_by(ev.c.seq)
+        ).all()
+        gold_rows = conn.execute(
+            select(t.gold.c.item_id, t.gold.c.label).where(t.gold.c.project_id == project.id)
+        ).all()
+    position = {int(r.id): k for k, r in enumerate(item_rows)}
+    n = len(item_rows)
+    k = len(space)
+    vi, vl, vy = [], [], []
+    for item_id, labeler_id, label in vote_rows:
+        value = json.loads(label)
+        if isinstance(value, str) and value in space and int(item_id) in position:
+            vi.append(position[int(item_id)])
+            vl.append(lf_code[int(labeler_id)])
+            vy.append(space.code(value))
+    votes = Answers(
+        np.asarray(vi, dtype=np.int64),
+        np.asarray(vl, dtype=np.int64),
+        np.asarray(vy, dtype=np.int64),
+        n,
+        len(names),
+        k,
+    ).deduplicate(keep="last")
+    gold = np.full(n, ABSTAIN, dtype=np.int64)
+    for item_id, label in gold_rows:
+        value = json.loads(label)
+        pos = position.get(int(item_id))
+        if pos is not None and isinstance(value, str) and value in space:
+            gold[pos] = space.code(value)
+    summary = analyze_lfs(votes, gold)
+    start = time.perf_counter()
+    model = LabelModel().fit(votes)
+    fit_seconds = time.perf_counter() - start
+    known = gold != ABSTAIN
+    covered = np.bincount(votes.item, minlength=n) > 0
+
+    def acc(pred: np.ndarray, mask: np.ndarray) -> float | None:
+        return round(float((pred[mask] == gold[mask]).mean()), 6) if mask.any() else None
+
+    lm_pred = model.labels_
+    mv_counts = votes.label_counts()
+    mv_pred = np.where(mv_counts.sum(axis=1) > 0, mv_counts.argmax(axis=1), ABSTAIN)
+    stats = [
+        LFStats(
+            name=name,
+            version=latest[name][1],
+            polarity=[space.labels[c] for c in summary.polarity[j]],
+            votes=int(summary.n_votes[j]),
+            coverage=round(float(summary.coverage[j]), 6),
+            overlap=round(float(summary.overlap[j]), 6),
+            conflict=round(float(summary.conflict[j]), 6),
+            gold_votes=int(summary.n_gold[j]),
+            gold_accuracy=_none_if_nan(float(summary.empirical_accuracy[j])),
+            estimated_accuracy=_none_if_nan(float(model.skills_[j])),
+        )
+        for j, name in enumerate(names)
+    ]
+    end: dict[str, Any] | None = None
+    if end_model:
+        end = _end_model(item_rows, text_field, lm_pred, covered, known, gold, space)
+    return LFReport(
+        project=project.name,
+        items=n,
+        gold_items=int(known.sum()),
+        coverage=round(summary.total_coverage, 6),
+        lfs=stats,
+        label_model={
+            "method": model.name,
+            "params": model.params(),
+            "fit_seconds": round(fit_seconds, 4),
+            "gold_accuracy": acc(lm_pred, known),
+            "gold_accuracy_covered": acc(lm_pred, known & covered),
+            "class_balance": {
+                space.labels[c]: round(float(p), 6) for c, p in enumerate(model.class_balance_)
+            },
+        },
+        majority_vote_gold_accuracy=acc(mv_pred, known & covered),
+        end_model=end,
+    )
+
+
+def _end_model(
+    item_rows: Sequence[Any],
+    text_field: str,
+    labels: np.ndarray,
+    covered: np.ndarray,
+    known: np.ndarray,
+    gold: np.ndarray,
+    space: Any,
+) -> dict[str, Any] | None:
+    """TF-IDF + logistic regression trained on label-model labels, scored on gold items.
+
+    Two-fold cross-fitting by item position: the model scoring a gold item never saw that
+    item (its training items are the other fold's LF-covered items, with label-model labels,
+    never gold).
+    """
+    from labelloop.labelers.sklearn import SklearnLabeler
+
+    texts = [json.loads(r.data).get(text_field) for r in item_rows]
+    has_text = np.array([isinstance(x, str) for x in texts], dtype=bool)
+    fold = np.arange(len(texts)) % 2
+    right = total = trained = 0
+    start = time.perf_counter()
+    for f in (0, 1):
+        train = np.flatnonzero((fold != f) & covered & has_text & (labels >= 0))
+        test = np.flatnonzero((fold == f) & known & has_text)
+        train_labels = [space.labels[int(c)] for c in labels[train]]
+        if len(train) < MIN_END_MODEL_TRAIN or len(set(train_labels)) < 2 or len(test) == 0:
+            return None
+        clf = SklearnLabeler(name="end-model").fit([texts[i] for i in train], train_labels)
+        pred = clf.predict([texts[i] for i in test])
+        truth = [space.labels[int(c)] for c in gold[test]]
+        right += sum(p == g for p, g in zip(pred, truth, strict=True))
+        total += len(test)
+        trained += len(train)
+    return {
+        "model": "tfidf(1-2)+LogisticRegression (labelers.sklearn.SklearnLabeler), 2-fold",
+        "trained_on": trained,
+        "evaluated_on": total,
+        "gold_accuracy": round(right / total, 6),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
