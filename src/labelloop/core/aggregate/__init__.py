@@ -21,6 +21,7 @@ from typing import Any
 from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
 from labelloop.core.aggregate.auto import AutoAggregator, HierarchicalDawidSkene
 from labelloop.core.aggregate.dawid_skene import MACE, DawidSkene, OneCoinDawidSkene
+from labelloop.core.aggregate.glad import GLAD
 from labelloop.core.aggregate.voting import (
     MajorityVote,
     Wawa,
@@ -39,6 +40,7 @@ AGGREGATORS: dict[str, type[Aggregator]] = {
         DawidSkene,
         OneCoinDawidSkene,
         MACE,
+        GLAD,
         HierarchicalDawidSkene,
         AutoAggregator,
     )
@@ -69,6 +71,7 @@ def make_aggregator(name: str, **params: Any) -> Aggregator:
 
 __all__ = [
     "AGGREGATORS",
+    "GLAD",
     "MACE",
     "Aggregator",
     "AutoAggregator",
