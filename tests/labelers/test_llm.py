@@ -99,6 +99,30 @@ def test_json_schema_rejected_falls_back_to_json_object(server, schema):
     assert results[0].attempts == 1  # a format fallback is not a retry
 
 
+def test_format_falls_back_once_when_refused_by_concurrent_requests(server, schema):
+    refused = status(400, "unsupported response_format type json_schema")
+    server.push(refused, refused, refused)
+    items = [(f"i{k}", {"text": f"comment {k}"}) for k in range(6)]
+    results = make(server, schema, max_concurrency=3).label_items(items)
+    assert all(r.label == "spam" for r in results)
+    assert server.requests[-1]["response_format"] == {"type": "json_object"}
+
+
+def test_json_object_refused_too_falls_back_to_no_format(server, schema):
+    server.push(status(422, "json_schema?"), status(400, "response_format not supported"))
+    results = make(server, schema, response_format="json_schema").label_items([ITEM])
+    assert results[0].label == "spam" and "response_format" not in server.requests[-1]
+
+
+def test_sync_wrapper_works_inside_a_running_event_loop(server, schema):
+    import asyncio
+
+    async def main():
+        return make(server, schema).label_items([ITEM])
+
+    assert asyncio.run(main())[0].label == "spam"
+
+
 def test_other_client_errors_stop_the_run_with_a_clear_error(server, schema):
     server.push(status(401, "invalid api key"))
     with pytest.raises(ConfigError, match=r"HTTP 401.*invalid api key.*LABELLOOP_LLM_API_KEY"):

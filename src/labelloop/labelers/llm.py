@@ -342,7 +342,9 @@ class _Transient(Exception):
 
 
 class _FormatRejected(Exception):
-    pass
+    def __init__(self, rejected: str) -> None:
+        super().__init__(rejected)
+        self.rejected = rejected
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -487,8 +489,22 @@ class LLMLabeler:
     def label_items(
         self, items: Iterable[ItemInput], *, progress: Callable[[int], None] | None = None
     ) -> list[LLMResult]:
-        """Label ``(key, data)`` items; results in input order (sync wrapper)."""
-        return asyncio.run(self.alabel_items(items, progress=progress))
+        """Label ``(key, data)`` items; results in input order (sync wrapper).
+
+        Inside a running event loop (a notebook, an async server) the work runs on a helper
+        thread with its own loop; from async code prefer :meth:`alabel_items`.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.alabel_items(items, progress=progress))
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo = list(items)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(
+                lambda: asyncio.run(self.alabel_items(todo, progress=progress))
+            ).result()
 
     async def alabel_items(
         self, items: Iterable[ItemInput], *, progress: Callable[[int], None] | None = None
@@ -507,7 +523,6 @@ class LLMLabeler:
             timeout=httpx.Timeout(self.timeout_s),
             limits=httpx.Limits(max_connections=self.max_concurrency),
             transport=self._transport,
-            trust_env=False,
         ) as client:
 
             async def worker() -> None:
@@ -722,15 +737,22 @@ class LLMLabeler:
             }
         return payload
 
+    @staticmethod
+    def _format_of(payload: Mapping[str, Any]) -> str:
+        fmt = payload.get("response_format")
+        return str(fmt["type"]) if isinstance(fmt, Mapping) else "none"
+
     async def _request(
         self, client: httpx.AsyncClient, messages: Sequence[Mapping[str, str]], n: int
     ) -> dict[str, Any]:
         while True:
             try:
                 return await self._post(client, self._payload(messages, n))
-            except _FormatRejected:
-                # The server does not take this response_format: fall back, for all items.
-                self._format = "json_object" if self._format == "json_schema" else "none"
+            except _FormatRejected as exc:
+                # The server does not take this response_format: fall back, for all items
+                # (once per format, however many requests were refused at the same time).
+                if self._format == exc.rejected:
+                    self._format = RESPONSE_FORMATS[RESPONSE_FORMATS.index(exc.rejected) + 1]
 
     async def _post(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -752,10 +774,10 @@ class LLMLabeler:
                 f"HTTP {status} {_short(response.text)}",
                 _retry_after(response.headers.get("retry-after")),
             )
-        if status in (400, 422) and "response_format" in payload and self._format != "none":
+        if status in (400, 422) and "response_format" in payload:
             text = response.text.lower()
             if "response_format" in text or "json_schema" in text or "json_object" in text:
-                raise _FormatRejected()
+                raise _FormatRejected(self._format_of(payload))
         if status >= 400:
             raise ConfigError(
                 f"{self.base_url}/chat/completions answered HTTP {status} for model "
