@@ -1,0 +1,90 @@
+"""Label model: single-polarity LFs, gold clamping, class balance, WRENCH youtube vs MV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labelloop.core.aggregate import make_aggregator
+from labelloop.core.label_model import LabelModel, score_labels, select_label_model
+from labelloop.core.weak import votes_from_matrix
+
+
+def _wrench(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = [json.loads(x) for x in (root / f"{split}.jsonl").open(encoding="utf-8")]
+    return (
+        np.array([r["weak_labels"] for r in rows], dtype=np.int64),
+        np.array([r["label"] for r in rows], dtype=np.int64),
+    )
+
+
+def test_single_polarity_lfs_synthetic() -> None:
+    """Planted model: 3 precise spam-only LFs, 1 noisy ham-only LF: firing rates recovered."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = (rng.random(n) < 0.4).astype(np.int64)  # 1 = spam
+    cols = []
+    for fire_pos, fire_neg in ((0.5, 0.02), (0.4, 0.03), (0.3, 0.01)):
+        p = np.where(y == 1, fire_pos, fire_neg)
+        cols.append(np.where(rng.random(n) < p, 1, -1))
+    p = np.where(y == 0, 0.6, 0.5)  # a weak ham LF that fires on a lot of spam too
+    cols.append(np.where(rng.random(n) < p, 0, -1))
+    votes = votes_from_matrix(np.stack(cols, axis=1), 2)
+    lm = LabelModel(max_iter=100, abstain_weight=1.0).fit(votes)
+    mv = make_aggregator("majority_vote.v1").fit(votes)
+    mv_pred = np.where(mv.labels_ < 0, 0, mv.labels_)
+    assert (lm.labels_ == y).mean() >= (mv_pred == y).mean()
+    # planted P(fire | own class) and P(fire | other class) are recovered
+    assert lm.theta_[:3, 1] == pytest.approx([0.5, 0.4, 0.3], abs=0.05)
+    assert lm.phi_[:3, 1] == pytest.approx([0.02, 0.03, 0.01], abs=0.03)
+    assert lm.theta_[3, 0] == pytest.approx(0.6, abs=0.05)
+    assert lm.phi_[3, 0] == pytest.approx(0.5, abs=0.05)
+    assert lm.class_balance_[1] == pytest.approx(0.4, abs=0.05)
+    # estimated accuracy when voting ranks the noisy ham LF last
+    assert int(np.argmin(lm.skills_)) == 3
+    assert lm.probas_.shape == (n, 2)
+    assert np.allclose(lm.probas_.sum(axis=1), 1.0)
+
+
+def test_gold_is_clamped_and_balance_given() -> None:
+    votes = votes_from_matrix([[1, -1], [0, 0], [-1, -1]], 2)
+    lm = LabelModel(class_balance=[0.2, 0.8]).fit(votes, gold={1: 1})
+    assert lm.labels_[1] == 1
+    assert lm.probas_[1].tolist() == [0.0, 1.0]
+    assert lm.class_balance_.tolist() == pytest.approx([0.2, 0.8])
+    assert lm.labels_[2] == 1  # no votes: the class balance decides
+    with pytest.raises(ValueError, match="class_balance"):
+        LabelModel(class_balance=[1.0]).fit(votes)
+    with pytest.raises(ValueError, match="class_balance"):
+        LabelModel(class_balance="often").fit(votes)
+
+
+def test_predict_proba_checks_shape() -> None:
+    lm = LabelModel().fit(votes_from_matrix([[1, 0], [1, -1]], 2))
+    with pytest.raises(ValueError, match="fitted on 2"):
+        lm.predict_proba(votes_from_matrix([[1, 0, 1]], 2))
+
+
+def test_score_labels() -> None:
+    assert score_labels([1, 0, 1, 1], [1, 1, 0, 1]) == 0.5
+    assert score_labels([1, 0, 1, 1], [1, 1, 0, 1], metric="f1") == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        score_labels([1], [1], metric="auc")
+
+
+def test_wrench_youtube_beats_majority_vote(shared_data: Path) -> None:
+    root = shared_data / "ws" / "wrench_youtube"
+    ltr, _ = _wrench(root, "train")
+    lva, yva = _wrench(root, "valid")
+    lte, yte = _wrench(root, "test")
+    train, dev, test = (votes_from_matrix(m, 2) for m in (ltr, lva, lte))
+    best, scores = select_label_model(train, dev, yva)
+    assert len(scores) > 1
+    mv = make_aggregator("majority_vote.v1").fit(test)
+    mv_acc = score_labels(yte, np.where(mv.labels_ < 0, 0, mv.labels_))
+    lm_acc = score_labels(yte, best.predict(test))
+    assert lm_acc >= mv_acc
+    assert lm_acc > 0.8
