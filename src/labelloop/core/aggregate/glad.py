@@ -28,7 +28,14 @@ from labelloop.core.answers import Answers, FloatArray
 
 
 def _log_sigmoid(x: FloatArray) -> FloatArray:
-    out: FloatArray = -np.logaddexp(0.0, -x)
+    """``log(1 / (1 + exp(-x)))``, stable for large ``|x|``."""
+    out: FloatArray = np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+    return out
+
+
+def _sigmoid(x: FloatArray) -> FloatArray:
+    e = np.exp(-np.abs(x))
+    out: FloatArray = np.where(x >= 0, 1.0, e) / (1.0 + e)
     return out
 
 
@@ -88,7 +95,7 @@ class GLAD(Aggregator):
         self,
         max_iter: int = 100,
         tol: float = 1e-6,
-        m_steps: int = 3,
+        m_steps: int = 1,
         fit_prior: bool = False,
         smoothing: float = 0.01,
         random_state: int | None = None,
@@ -148,18 +155,18 @@ class GLAD(Aggregator):
 
         def m_step(p: FloatArray) -> None:
             nonlocal alpha, log_beta
-            t = p[item, y]  # posterior that the given label is the true one
+            t = p.ravel()[flat]  # posterior that the given label is the true one
             for _ in range(self.m_steps):
-                beta = np.exp(log_beta)
-                x = alpha[lab] * beta[item]
-                s = np.exp(_log_sigmoid(x))
+                beta_i = np.exp(log_beta)[item]
+                x = alpha[lab] * beta_i
+                s = _sigmoid(x)
                 g = t - s
                 curv = s * (1.0 - s)
-                grad = np.bincount(lab, weights=g * beta[item], minlength=n_lab) - (alpha - 1.0)
-                hess = np.bincount(lab, weights=curv * beta[item] ** 2, minlength=n_lab) + 1.0
+                grad = np.bincount(lab, weights=g * beta_i, minlength=n_lab) - (alpha - 1.0)
+                hess = np.bincount(lab, weights=curv * beta_i**2, minlength=n_lab) + 1.0
                 alpha = alpha + np.clip(grad / hess, -2.0, 2.0)
-                x = alpha[lab] * beta[item]
-                s = np.exp(_log_sigmoid(x))
+                x = alpha[lab] * beta_i
+                s = _sigmoid(x)
                 g = t - s
                 curv = s * (1.0 - s)
                 grad = np.bincount(item, weights=g * x, minlength=n_items) - log_beta
@@ -203,7 +210,7 @@ class GLAD(Aggregator):
         a = fi.answers
         self._finish(fi, post, n_iter=it, converged=converged, log_likelihood=ll)
         beta = np.exp(log_beta)
-        s = np.exp(_log_sigmoid(alpha[a.labeler] * beta[a.item]))
+        s = _sigmoid(alpha[a.labeler] * beta[a.item])
         self.skills_ = labeler_mean(a, s)
         self.alphas_ = alpha
         self.betas_ = beta
