@@ -9,16 +9,20 @@ import typer
 
 from labelloop.cli import app
 
-_HELP = """Infer each task's label from crowd answers (truth inference).
-
-File mode: ANSWERS.csv has columns worker,task,label. Repeated answers of one worker on one
-task are reduced to the worker's LAST answer in file order before fitting. OUT.csv gets
-task,label,confidence (confidence = posterior probability of the chosen label). With
---gold, accuracy on the gold tasks is reported; gold is NOT used for fitting unless
---clamp-gold is given. Methods: auto (default), majority_vote, weighted_majority_vote,
-wawa, zero_based_skill, dawid_skene, one_coin_dawid_skene, mace, glad (optionally with a
-version suffix such as dawid_skene.v1).
-"""
+_HELP = " ".join(
+    [
+        "Infer each task's label from crowd answers (truth inference).",
+        "\n\nFile mode: ANSWERS.csv has columns worker,task,label. Repeated answers of one",
+        "worker on one task are reduced to the worker's LAST answer in file order before",
+        "fitting. OUT.csv gets task,label,confidence (confidence = posterior probability of",
+        "the chosen label). With --gold, accuracy on the gold tasks is reported; gold is NOT",
+        "used for fitting unless --clamp-gold is given.",
+        "\n\nMethods: auto (default), majority_vote, weighted_majority_vote, wawa,",
+        "zero_based_skill, dawid_skene, one_coin_dawid_skene, hierarchical_dawid_skene, mace,",
+        "glad (optionally with a version suffix such as dawid_skene.v1); --param NAME=VALUE",
+        "sets an aggregator parameter (e.g. --param max_iter=50).",
+    ]
+)
 
 
 @app.command("aggregate", help=_HELP)
