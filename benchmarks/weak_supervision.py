@@ -148,14 +148,16 @@ def end_model_score(
     return score_labels(yte, pred, metric=metric)
 
 
-def run_set(folder: Path, *, with_snorkel: bool = True) -> dict[str, Any]:
+def run_set(
+    folder: Path, *, with_snorkel: bool = True, metric: str | None = None
+) -> dict[str, Any]:
     train_path = folder / "train.jsonl"
     fit_split = "train" if train_path.exists() else "valid"
     ltr, _ytr, ttr = load_split(folder / f"{fit_split}.jsonl")
     lva, yva, _ = load_split(folder / "valid.jsonl")
     lte, yte, tte = load_split(folder / "test.jsonl")
     k = int(max(yva.max(), yte.max(), ltr.max(), lva.max(), lte.max())) + 1
-    metric = METRICS.get(folder.name, "accuracy")
+    metric = metric or METRICS.get(folder.name, "accuracy")
     a_tr, a_va, a_te = (votes_from_matrix(m, k) for m in (ltr, lva, lte))
 
     t0 = time.perf_counter()
@@ -215,11 +217,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="Label model vs majority vote vs Snorkel")
     ap.add_argument("--data", type=Path, help="one WRENCH-format folder")
     ap.add_argument("--root", type=Path, default=DEFAULT_ROOT)
-    ap.add_argument("--no-snorkel", action="store_true")
+    ap.add_argument("--no-snorkel", action="store_true", help="skip the Snorkel peer")
+    ap.add_argument(
+        "--metric", choices=("accuracy", "f1"), help="default: f1 for sms, else accuracy"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     folders = [args.data] if args.data else sorted(args.root.glob("wrench_*"))
-    results = [run_set(f, with_snorkel=not args.no_snorkel) for f in folders]
+    results = [run_set(f, with_snorkel=not args.no_snorkel, metric=args.metric) for f in folders]
     if args.json:
         print(json.dumps(results[0] if args.data else {"sets": results}))
         return

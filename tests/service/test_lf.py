@@ -152,3 +152,15 @@ def test_needs_schema(store, workspace: Path) -> None:
     mod.write_text(LFS_V1)
     with pytest.raises(InvalidInput, match="no schema"):
         apply_lf_module(store, None, mod)
+
+
+def test_report_class_balance_from_gold(store, workspace: Path) -> None:
+    _project(store, workspace)
+    mod = workspace / "lfs.py"
+    mod.write_text(LFS_V1)
+    apply_lf_module(store, None, mod, n_jobs=1)
+    rep = lf_report(store, None, end_model=False, class_balance="gold")
+    # gold: 3 spam, 5 ham, plus one pseudo-count each
+    assert rep.label_model["class_balance"] == pytest.approx({"spam": 0.4, "ham": 0.6})
+    with pytest.raises(InvalidInput, match="class balance"):
+        lf_report(store, None, class_balance="often")

@@ -86,6 +86,13 @@ def lf_report_cmd(
     no_end_model: Annotated[
         bool, typer.Option("--no-end-model", help="Skip training the end model.")
     ] = False,
+    class_balance: Annotated[
+        str,
+        typer.Option(
+            "--class-balance",
+            help="Label model class prior: estimate, uniform, or gold (shares of gold labels).",
+        ),
+    ] = "estimate",
     as_json: JsonOpt = False,
 ) -> None:
     """Per LF: polarity, coverage, overlap, conflict, gold accuracy, label-model accuracy.
@@ -95,7 +102,13 @@ def lf_report_cmd(
     from labelloop.service.lf import lf_report
 
     ws = open_workspace()
-    report = lf_report(ws.store, project, text_field=field, end_model=not no_end_model)
+    report = lf_report(
+        ws.store,
+        project,
+        text_field=field,
+        end_model=not no_end_model,
+        class_balance=class_balance,
+    )
     if as_json:
         print_json(report.as_dict())
         return

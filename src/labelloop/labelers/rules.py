@@ -21,6 +21,7 @@ affected.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -186,8 +187,8 @@ def _run_lf(
     fn, res = lf.fn, lf.resources
     try:
         if res:
-            return [fn(t, **res) for t in texts]
-        return [fn(t) for t in texts]
+            return list(map(functools.partial(fn, **res), texts))
+        return list(map(fn, texts))
     except Exception:  # slow path: find the failing items, keep going
         out: list[Any] = []
         for i, t in enumerate(texts):
@@ -211,7 +212,7 @@ def _apply_batch(job: tuple[int, int]) -> _Part:
     per_lf: list[tuple[Any, Any]] = []
     for lf in lfs:
         results = _run_lf(lf, texts, offset, failures)
-        hits = [i for i, v in enumerate(results) if v is not None and v != ABSTAIN]
+        hits = [i for i, v in enumerate(results) if v != ABSTAIN and v is not None]
         codes = np.empty(len(hits), dtype=np.int16)
         for n, i in enumerate(hits):
             value = results[i]
@@ -265,7 +266,9 @@ def apply_lfs(
             size = min(batch_size, max(1000, -(-n // (jobs * 4))))
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(jobs) as pool:
-                _collect(pool.imap(_apply_batch, _batches(n, size)), parts, failures, progress)
+                _collect(
+                    pool.imap_unordered(_apply_batch, _batches(n, size)), parts, failures, progress
+                )
     except _BadLabel as bad:
         who = item_names[bad.item] if item_names is not None else f"#{bad.item}"
         raise InvalidInput(

@@ -223,8 +223,17 @@ def lf_report(
     *,
     text_field: str = "text",
     end_model: bool = True,
+    class_balance: str = "estimate",
 ) -> LFReport:
-    """Analyse the project's LFs (latest version of each name) and the label model."""
+    """Analyse the project's LFs (latest version of each name) and the label model.
+
+    ``class_balance``: ``estimate`` (by the label model), ``uniform``, or ``gold`` (the
+    label shares of the project's gold items).
+    """
+    if class_balance not in ("estimate", "uniform", "gold"):
+        raise InvalidInput(
+            f"class balance {class_balance!r} is not one of 'estimate', 'uniform', 'gold'"
+        )
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
         found = current_schema(conn, project)
@@ -288,7 +297,15 @@ def lf_report(
             gold[pos] = space.code(value)
     summary = analyze_lfs(votes, gold)
     start = time.perf_counter()
-    model = LabelModel().fit(votes)
+    balance: Any = class_balance
+    if class_balance == "gold":
+        known_gold = gold[gold != ABSTAIN]
+        if known_gold.size == 0:
+            raise InvalidInput(
+                f"project {project.name!r} has no gold labels; --class-balance gold needs some"
+            )
+        balance = np.bincount(known_gold, minlength=k).astype(np.float64) + 1.0
+    model = LabelModel(class_balance=balance).fit(votes)
     fit_seconds = time.perf_counter() - start
     known = gold != ABSTAIN
     covered = np.bincount(votes.item, minlength=n) > 0
