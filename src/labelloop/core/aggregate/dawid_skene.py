@@ -247,7 +247,8 @@ class MACE(_EMAggregator):
 
     Labeler ``w`` is competent with probability ``theta_w``; when spamming they draw a
     label from their own strategy ``xi_w`` (shape (K,)). So ``pi[w, k, y] = theta_w [k = y]
-    + (1 - theta_w) xi_w[y]``. True classes are uniform a priori, as in MACE. Fitted by
+    + (1 - theta_w) xi_w[y]``. True classes are uniform a priori, as in MACE (unless
+    ``fit_prior``, which estimates class priors with a Dirichlet(2) MAP). Fitted by
     MAP-EM (``method="em"``, default: ``alpha``, ``beta`` pseudo-counts on ``theta``,
     ``smoothing`` on ``xi``) or by variational Bayes as in the MACE paper (``method="vb"``:
     Beta(``alpha``, ``beta``) and Dirichlet(``smoothing``) priors, E-step with their
@@ -275,6 +276,7 @@ class MACE(_EMAggregator):
         "alpha",
         "beta",
         "smoothing",
+        "fit_prior",
         "random_state",
     )
 
@@ -287,8 +289,10 @@ class MACE(_EMAggregator):
         alpha: float = 0.5,
         beta: float = 0.5,
         smoothing: float = 0.1,
+        fit_prior: bool = False,
         random_state: int | None = 0,
     ) -> None:
+        self.fit_prior = fit_prior
         self.method = method
         self.n_restarts = n_restarts
         self.max_iter = max_iter
@@ -354,14 +358,19 @@ class MACE(_EMAggregator):
                     + self.beta * np.log(sp_new).sum()
                     + self.smoothing * np.log(xi_new).sum()
                 )
-                return MStepResult(log_pi_t(pi), uniform_logp, pen)
+                logp = uniform_logp
+                if self.fit_prior:
+                    logp, prior_pen = _log_prior(mass, 1.0)
+                    pen += prior_pen
+                state["logp"] = logp
+                return MStepResult(log_pi_t(pi), logp, pen)
 
             res = run_em(fi, design, init, m_step, max_iter=self.max_iter, tol=self.tol)
             if best is None or res.objective > best[0].objective:
                 best = (res, dict(state))
         assert best is not None
         res, state = best
-        self._store(fi, res, state["pi"], np.exp(uniform_logp))
+        self._store(fi, res, state["pi"], np.exp(state["logp"]))
         self.skills_ = state["theta"]
         self.strategies_ = state["xi"]
         return self
