@@ -39,9 +39,11 @@ def lf_apply_cmd(
 ) -> None:
     """Apply every LF in MODULE to the project's items; votes become answer events.
 
-    Each LF is a labeler (kind rule, version = hash of its source): re-running unchanged
-    LFs adds nothing; a changed LF adds its votes as a new version. An LF that raises on
-    an item is reported (item and exception) and the rest goes on.
+    Each LF is a labeler of kind rule whose version is the hash of its source.
+
+    Re-running unchanged LFs adds nothing; a changed LF adds its votes as a new version.
+
+    An LF that raises on an item is reported (item and exception); the rest goes on.
     """
     from labelloop.service.lf import apply_lf_module
 
@@ -97,7 +99,7 @@ def lf_report_cmd(
 ) -> None:
     """Per LF: polarity, coverage, overlap, conflict, gold accuracy, label-model accuracy.
 
-    Also the label model's, majority vote's and an end model's accuracy on gold items.
+    Also the accuracy on gold items of the label model, majority vote and an end model.
     """
     from labelloop.service.lf import lf_report
 
