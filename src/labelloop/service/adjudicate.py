@@ -167,7 +167,7 @@ def adjudicate(
                     source="aggregate",
                     idempotency_key=f"adjudication:{run}:{item_id}",
                     payload={
-                        "method": settings["method"],
+                        "method": aggregator.name,
                         "params": settings,
                         "confidence": conf,
                         "answers": int(per_item[k]),
@@ -196,7 +196,7 @@ def adjudicate(
             )
     return AdjudicationReport(
         project=project.name,
-        method=settings["method"],
+        method=aggregator.name,
         params=settings,
         items=len(items),
         answers=len(answers),
