@@ -159,3 +159,22 @@ def test_errors_are_one_line(project, server, cli, store):
 def test_a_project_without_schema_is_refused(workspace, cli, server):
     result = cli("llm", "label", "--base-url", server.url, "--model", "m")
     assert result.code == 2 and "has no schema yet" in result.err and not server.requests
+
+
+def test_concurrent_runs_neither_lose_nor_duplicate_answers(project, server):
+    import threading
+
+    reports = []
+
+    def run():
+        reports.append(llm_label(project, None, base_url=server.url, model="m", max_retries=0))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sum(r.events_added for r in reports) == 7
+    answers = _llm_answers(project)
+    assert len(answers) == 7 and len({a.item_id for a in answers}) == 7
+    assert verify_chain(project, None).ok
