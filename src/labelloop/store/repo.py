@@ -307,10 +307,7 @@ def insert_items(conn: Connection, project: Project, rows: list[dict[str, Any]])
     stamp = now_iso()
     columns = (*ITEM_COLUMNS, "project_id", "created_at")
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO items ({', '.join(columns)}) "
-        f"VALUES ({', '.join(mark for _ in columns)})"
-    )
+    sql = f"INSERT INTO items ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
     params = [(*(row[c] for c in ITEM_COLUMNS), project.id, stamp) for row in rows]
     conn.exec_driver_sql(sql, params)
 
@@ -442,8 +439,13 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
             )
     if not rows:
         return 0
+    # driver-level executemany (as insert_items): SQLAlchemy's per-row parameter processing
+    # cost more than hashing (benchmarks/telemetry_import.py)
+    columns = (*HASHED_COLUMNS, "prev_hash", "hash")
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
     for chunk in _chunks(rows, 10_000):
-        conn.execute(insert(t.events), list(chunk))
+        conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in chunk])
     conn.execute(
         update(t.projects)
         .where(t.projects.c.id == project.id)
