@@ -43,6 +43,7 @@ def main() -> None:
 # Command modules register their commands on `app` when imported.
 from labelloop.cli import adjudicate as _adjudicate  # noqa: E402,F401
 from labelloop.cli import agreement as _agreement  # noqa: E402,F401
-from labelloop.cli import llm as _llm  # noqa: E402,F401
-from labelloop.cli import project as _project  # noqa: E402,F401
 from labelloop.cli import lf as _lf  # noqa: E402,F401
+from labelloop.cli import llm as _llm  # noqa: E402,F401
+from labelloop.cli import loop as _loop  # noqa: E402,F401
+from labelloop.cli import project as _project  # noqa: E402,F401

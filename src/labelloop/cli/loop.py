@@ -1,0 +1,269 @@
+"""The active-learning loop: `telemetry import`, `train`, `sample`, `route`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from labelloop.cli import app
+from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
+
+telemetry_app = typer.Typer(
+    help="Production model telemetry: predictions become answers of model labelers.",
+    no_args_is_help=True,
+)
+app.add_typer(telemetry_app, name="telemetry")
+
+
+@telemetry_app.command("import")
+def telemetry_import(
+    path: Annotated[Path, typer.Argument(help="JSONL file, one prediction record per line.")],
+    project: ProjectOpt = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="Import valid records; write rejected ones with reasons to a file.",
+        ),
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects", help="Where --skip-invalid writes rejects (default: PATH.rejects.jsonl)."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import production predictions as answers of model labelers (name@version).
+
+    A record: {"input": {...} or "text", "prediction": LABEL, "probabilities": {LABEL: p}
+    or "confidence": p, "model": NAME, "model_version": V, "timestamp": ISO-8601,
+    "request_id": optional}. Inputs attach to items with the same content (new ones are
+    created). Re-importing adds nothing. Atomic by default: one invalid record aborts the
+    import, nothing is written, and the error names the file, line and field.
+    """
+    from labelloop.service.telemetry import import_telemetry
+
+    ws = open_workspace()
+    try:
+        with progress_bar("importing telemetry") as progress:
+            report = import_telemetry(
+                ws.store,
+                project,
+                path,
+                skip_invalid=skip_invalid,
+                rejects_path=rejects,
+                progress=progress,
+            )
+    finally:
+        ws.close()
+    if as_json:
+        print_json(report.as_dict())
+        return
+    parts = [f"{report.added:,} model answers added"]
+    if report.duplicates:
+        parts.append(f"{report.duplicates:,} already present")
+    parts.append(f"{report.new_items:,} new items")
+    if report.rejected:
+        parts.append(f"{report.rejected:,} rejected -> {report.rejects_file}")
+    models = ", ".join(report.models) or "none"
+    typer.echo(f"{report.source}: {report.rows:,} records; " + ", ".join(parts))
+    typer.echo(f"models: {models}")
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def _models_dir(ws: Any) -> Path | None:
+    return None if ws.root is None else Path(ws.root) / ".labelloop" / "models"
+
+
+@app.command("train")
+def train(
+    project: ProjectOpt = None,
+    name: Annotated[
+        str, typer.Option("--name", help="Model labeler name (its version is a content hash).")
+    ] = "tfidf-logreg",
+    text_field: Annotated[
+        str, typer.Option("--text-field", help="Item field holding the text the model reads.")
+    ] = "text",
+    folds: Annotated[
+        int, typer.Option("--folds", help="Folds for out-of-fold predictions on labeled items.")
+    ] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fold split.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the model labeler (TF-IDF + logistic regression) on the current labels.
+
+    Training labels: gold where an item has gold, else its consensus label (from
+    `aggregate`). Predictions over every item become answers of the model labeler
+    (NAME@VERSION) with confidence and probabilities; labeled items get out-of-fold
+    predictions, so routing can measure the model on gold honestly. The model is saved
+    to .labelloop/models/VERSION.joblib in the workspace.
+    """
+    from labelloop.service.train import train_model
+
+    ws = open_workspace()
+    try:
+        report = train_model(
+            ws.store,
+            project,
+            name=name,
+            text_field=text_field,
+            folds=folds,
+            random_state=seed,
+            models_dir=_models_dir(ws),
+        )
+    finally:
+        ws.close()
+    if as_json:
+        print_json(report.as_dict())
+        return
+    typer.echo(
+        f"trained {report.labeler} on {report.n_train:,} labeled items "
+        f"({report.n_train_gold:,} gold, {report.n_train_consensus:,} consensus), "
+        f"classes {report.classes}"
+    )
+    typer.echo(
+        f"out-of-fold accuracy ({report.folds} folds): {_pct(report.oof_accuracy)}; "
+        f"{report.n_predicted:,} items predicted, {report.events_added:,} model answers added"
+    )
+    if report.model_file:
+        typer.echo(f"model saved to {report.model_file}")
+
+
+@app.command("sample")
+def sample_cmd(
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            help="random, least_confidence, margin, entropy, committee, diversity, hybrid "
+            "or class_balanced.",
+        ),
+    ],
+    budget: Annotated[int, typer.Option("--budget", help="How many items to select.")],
+    project: ProjectOpt = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model labeler NAME[@VERSION] whose probabilities to use (default: latest).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for random picks and ties.")] = 0,
+    show: Annotated[int, typer.Option("--show", help="Print the first N selected items.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Select up to BUDGET items for humans and store them as a batch (score + reason each).
+
+    Items labeled, auto-accepted, queued or in flight are never selected. Uncertainty
+    strategies use the latest model predictions (`labelloop train` or telemetry); without
+    any, selection falls back to a cold start (random).
+    """
+    from labelloop.service.sampling import sample
+
+    ws = open_workspace()
+    try:
+        report = sample(ws.store, project, strategy, budget, model=model, random_state=seed)
+    finally:
+        ws.close()
+    if as_json:
+        print_json(report.as_dict())
+        return
+    excluded = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in report.excluded.items())
+    if report.batch_id is None:
+        typer.echo(f"nothing to sample: {report.available:,} of {report.pool:,} items available")
+        return
+    typer.echo(
+        f"batch {report.batch_id}: {report.selected:,} items by {report.method}"
+        f"{'' if report.model is None else f' (model {report.model})'}; "
+        f"pool {report.pool:,}, available {report.available:,} (excluded: {excluded})"
+    )
+    for entry in report.items[: max(show, 0)]:
+        typer.echo(f"  {entry.key}  {entry.reason}")
+
+
+@app.command("route")
+def route_cmd(
+    project: ProjectOpt = None,
+    target_precision: Annotated[
+        float | None,
+        typer.Option(
+            "--target-precision", help="Precision auto-accepted labels must reach (default 0.98)."
+        ),
+    ] = None,
+    audit_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--audit-fraction", help="Share of auto-accepted items also sent to humans (0.05)."
+        ),
+    ] = None,
+    show_suggestion: Annotated[
+        bool | None,
+        typer.Option(
+            "--show-suggestion/--hide-suggestion",
+            help="Show the model suggestion to annotators (default: hidden).",
+        ),
+    ] = None,
+    save: Annotated[
+        bool, typer.Option("--save-policy", help="Store these settings as the project's policy.")
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model labeler NAME[@VERSION] (default: latest)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the audit draw.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Auto-accept confident model labels, audit a few, send the rest to humans.
+
+    The threshold is the lowest confidence at which the model's labels on gold items reach
+    the target precision with the whole 95% Clopper-Pearson interval at or above it; with
+    too little gold nothing is auto-accepted. Unset options use the project's policy.
+    """
+    from labelloop.service.routing import route
+
+    ws = open_workspace()
+    try:
+        report = route(
+            ws.store,
+            project,
+            model=model,
+            target_precision=target_precision,
+            audit_fraction=audit_fraction,
+            show_suggestion=show_suggestion,
+            save_policy=save,
+            random_state=seed,
+        )
+    finally:
+        ws.close()
+    if as_json:
+        print_json(report.as_dict())
+        return
+    pol = report.policy
+    typer.echo(
+        f"model {report.model}; target precision {_pct(pol['target_precision'])}, "
+        f"audit {_pct(pol['audit_fraction'])}, suggestions "
+        f"{'shown' if pol['show_suggestion'] else 'hidden'}"
+    )
+    if report.abstained:
+        typer.echo(f"threshold: none, nothing auto-accepted: {report.reason}")
+    else:
+        typer.echo(
+            f"threshold: confidence >= {report.threshold:.4f} "
+            f"({report.n_gold_above:,} of {report.n_gold:,} gold items above it)"
+        )
+    level = f"{report.confidence_level:.0%}"
+    typer.echo(
+        f"precision estimate on gold: {_pct(report.precision)} "
+        f"({level} interval {_pct(report.ci_low)} - {_pct(report.ci_high)})"
+    )
+    typer.echo(
+        f"routed {report.routed:,} items: {report.auto_accepted:,} auto-accepted, "
+        f"{report.audited:,} of them audited, {report.to_humans:,} sent to humans"
+    )
+    typer.echo(f"human labels saved: {report.human_labels_saved:,}")

@@ -1,0 +1,283 @@
+"""Production model telemetry in: predictions become answers of model labelers.
+
+Each record attaches to the item with the same content (created when new, deduplicated by
+content hash against items imported before, whatever their key) and becomes an ``answer``
+event of the labeler (kind ``model``, name = ``model``, version = ``model_version``), source
+``model``, with the confidence, probabilities, request id and timestamp in its payload.
+Idempotency keys come from (model, version, request id), or without a request id from
+(model, version, content, prediction, timestamp): importing the same records again adds
+nothing. One write transaction, streamed in batches of 10,000 records (memory stays flat);
+atomic by default (the first invalid record aborts and names its line and field), or with
+``skip_invalid`` rejected records go to a file with their reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+from labelloop.core.provenance import canonical_json
+from labelloop.errors import InvalidInput
+from labelloop.formats.rows import RejectedRow
+from labelloop.formats.telemetry import (
+    TelemetryRecord,
+    _Bad,
+    _check,
+    iter_telemetry_batches,
+)
+from labelloop.schema import Schema
+from labelloop.service.imports import BATCH, Progress, _Rejects
+from labelloop.service.schemas import current_schema, ensure_labels
+from labelloop.store import repo
+from labelloop.store.engine import Store
+
+MAX_REPORTED_REJECTIONS = 100
+
+
+@dataclass
+class TelemetryReport:
+    source: str
+    rows: int = 0
+    added: int = 0
+    duplicates: int = 0
+    new_items: int = 0
+    matched_items: int = 0
+    rejected: int = 0
+    rejects_file: str | None = None
+    schema_version: str | None = None
+    models: list[str] = field(default_factory=list)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return "telemetry records"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def _raw(rec: TelemetryRecord) -> str:
+    obj: dict[str, Any] = {
+        "input": rec.data,
+        "prediction": rec.prediction,
+        "model": rec.model,
+        "model_version": rec.model_version,
+        "timestamp": rec.timestamp,
+    }
+    if rec.probabilities is not None:
+        obj["probabilities"] = rec.probabilities
+    else:
+        obj["confidence"] = rec.confidence
+    if rec.request_id is not None:
+        obj["request_id"] = rec.request_id
+    return canonical_json(obj)
+
+
+def _key(rec: TelemetryRecord) -> str:
+    if rec.request_id is not None:
+        ident = "\x1f".join(("r", rec.model, rec.model_version, rec.request_id))
+    else:
+        ident = "\x1f".join(
+            ("c", rec.model, rec.model_version, rec.content_hash, rec.prediction, rec.timestamp)
+        )
+    return "telemetry:" + sha256(ident.encode("utf-8")).hexdigest()[:32]  # 128 bits
+
+
+class _Sink:
+    """Stores batches of valid records inside one write transaction."""
+
+    def __init__(self, conn: Any, project: repo.Project, source: str, report: TelemetryReport):
+        self.conn = conn
+        self.project = project
+        self.source = source
+        self.report = report
+        found = current_schema(conn, project)
+        self.closed: Schema | None = None if found is None or found[1].is_open else found[1]
+        self.version_id = None if found is None else found[0]
+        self.models: set[tuple[str, str]] = set()
+
+    def _labels_ok(self, rec: TelemetryRecord, reject: Any) -> bool:
+        assert self.closed is not None
+        space = self.closed.label_space
+        names = list(space.labels)
+        bad_field = None
+        if rec.prediction not in space:
+            bad_field, bad = "prediction", rec.prediction
+        elif rec.probabilities is not None:
+            for label in rec.probabilities:
+                if label not in space:
+                    bad_field, bad = f"probabilities.{label}", label
+                    break
+        if bad_field is None:
+            return True
+        reject(
+            RejectedRow(
+                rec.line,
+                bad_field,
+                f"label {bad!r} is not in schema {self.closed.version} labels {names}",
+                _raw(rec),
+            )
+        )
+        return False
+
+    def store(self, records: list[TelemetryRecord], reject: Any) -> None:
+        conn, project, report = self.conn, self.project, self.report
+        if self.closed is not None:
+            records = [r for r in records if self._labels_ok(r, reject)]
+            version_id = self.version_id
+        else:
+            labels: set[str] = set()
+            for r in records:
+                labels.add(r.prediction)
+                if r.probabilities is not None:
+                    labels.update(r.probabilities)
+            version_id, schema, _ = ensure_labels(conn, project, labels)
+            report.schema_version = schema.version
+        if not records:
+            return
+        hashes = list({r.content_hash for r in records})
+        found = repo.find_items_by_content(conn, project, hashes)
+        ids = {h: v[0] for h, v in found.items()}
+        new: dict[str, dict[str, Any]] = {}
+        kept: list[TelemetryRecord] = []
+        for r in records:
+            h = r.content_hash
+            if h in ids:
+                kept.append(r)
+                continue
+            if h not in new:
+                if self.closed is not None:
+                    problems = self.closed.check_item(r.data)
+                    if problems:
+                        name, message = problems[0]
+                        reject(RejectedRow(r.line, f"input.{name}", message, _raw(r)))
+                        continue
+                new[h] = {
+                    "key": "sha256:" + h,
+                    "external_id": None,
+                    "content_hash": h,
+                    "data": r.data_json,
+                    "meta": "{}",
+                    "media": None,
+                    "source": self.source,
+                }
+            kept.append(r)
+        report.matched_items += len(ids)
+        if new:
+            repo.insert_items(conn, project, list(new.values()))
+            created = repo.find_item_ids(conn, project, [row["key"] for row in new.values()])
+            ids.update((key[7:], item_id) for key, item_id in created.items())
+            report.new_items += len(new)
+        identities = {("model", r.model, r.model_version) for r in kept}
+        labelers = repo.ensure_labelers(conn, project, identities)
+        self.models.update((m, v) for _, m, v in identities)
+        assert version_id is not None
+        drafts = [
+            repo.EventDraft(
+                type="answer",
+                item_id=ids[r.content_hash],
+                labeler_id=labelers[("model", r.model, r.model_version)],
+                label=r.prediction,
+                schema_version_id=version_id,
+                source="model",
+                idempotency_key=_key(r),
+                payload={
+                    "confidence": r.confidence,
+                    "probabilities": r.probabilities,
+                    "request_id": r.request_id,
+                    "timestamp": r.timestamp,
+                },
+            )
+            for r in kept
+        ]
+        report.added += repo.append_events(conn, project.name, drafts)
+
+
+def import_telemetry(
+    store: Store,
+    project_name: str | None,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+) -> TelemetryReport:
+    """Import a JSONL file of production predictions (see :mod:`labelloop.formats.telemetry`)."""
+    report = TelemetryReport(str(path))
+    rejects = _Rejects(path, skip_invalid, rejects_path)
+    try:
+        with store.write() as conn:
+            project = repo.get_project(conn, project_name, lock=True)
+            sink = _Sink(conn, project, f"telemetry {path}", report)
+            for batch in iter_telemetry_batches(path, BATCH):
+                valid: list[TelemetryRecord] = []
+                for row in batch:
+                    if isinstance(row, RejectedRow):
+                        rejects.add(row)
+                    else:
+                        valid.append(row)
+                report.rows += len(batch)
+                sink.store(valid, rejects.add)
+                if progress is not None:
+                    progress(report.rows)
+    finally:
+        report.rejects_file = rejects.close()
+    report.rejected = rejects.count
+    report.duplicates = report.rows - report.rejected - report.added
+    report.models = sorted(f"{m}@{v}" for m, v in sink.models)
+    return report
+
+
+def _batched(records: Iterable[Any]) -> Iterator[list[tuple[int, Any]]]:
+    batch: list[tuple[int, Any]] = []
+    for position, obj in enumerate(records, 1):
+        batch.append((position, obj))
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ingest_telemetry(
+    store: Store,
+    project_name: str | None,
+    records: Iterable[Any],
+    *,
+    skip_invalid: bool = False,
+    source: str = "api",
+) -> TelemetryReport:
+    """Ingest already-parsed records (e.g. a request body); "line" = 1-based position.
+
+    Atomic by default (:class:`InvalidInput` names the first bad record's position and field);
+    with ``skip_invalid`` the valid ones are stored and up to 100 rejections are reported.
+    """
+    report = TelemetryReport(source)
+    rejected: list[RejectedRow] = []
+
+    def reject(row: RejectedRow) -> None:
+        if not skip_invalid:
+            raise InvalidInput(row.message, source=source, line=row.line, field=row.field)
+        rejected.append(row)
+        if len(report.rejections) < MAX_REPORTED_REJECTIONS:
+            report.rejections.append({"line": row.line, "field": row.field, "message": row.message})
+
+    with store.write() as conn:
+        project = repo.get_project(conn, project_name, lock=True)
+        sink = _Sink(conn, project, f"telemetry {source}", report)
+        for batch in _batched(records):
+            valid: list[TelemetryRecord] = []
+            for position, obj in batch:
+                try:
+                    valid.append(_check(obj, position))
+                except _Bad as bad:
+                    reject(RejectedRow(position, bad.field, bad.message, repr(obj)[:2000]))
+            report.rows += len(batch)
+            sink.store(valid, reject)
+    report.rejected = len(rejected)
+    report.duplicates = report.rows - report.rejected - report.added
+    report.models = sorted(f"{m}@{v}" for m, v in sink.models)
+    return report

@@ -1,0 +1,236 @@
+"""Train the project's model labeler on its current labels and record its predictions.
+
+Training labels are the items' current labels: gold where an item has gold, else the
+consensus label (``item_state``, from adjudication). The fitted model becomes a labeler
+(kind ``model``, its name, version = content hash of parameters and training data) and its
+predictions over every item with content become answer events (source ``model``) with
+confidence and class probabilities in the payload.
+
+Predictions on the training items themselves are **out-of-fold** (k-fold cross-fitting,
+``payload.out_of_fold = true``): routing chooses its threshold on the model's confidence on
+gold items, which is only honest when the model did not see those items. The model file is
+written to ``models_dir/<version>.joblib`` when a folder is given (the CLI uses the
+workspace's ``.labelloop/models``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from labelloop.errors import InvalidInput
+from labelloop.schema import MultiLabelSchema
+from labelloop.service.schemas import current_schema
+from labelloop.store import repo
+from labelloop.store import tables as t
+from labelloop.store.engine import Store
+
+PROBA_DIGITS = 6
+
+
+@dataclass
+class TrainReport:
+    project: str
+    labeler: str
+    """``name@version``"""
+    labeler_id: int
+    version: str
+    classes: list[str]
+    n_train: int
+    n_train_gold: int
+    n_train_consensus: int
+    n_predicted: int
+    events_added: int
+    folds: int
+    oof_accuracy: float | None
+    """Accuracy of the out-of-fold predictions on the training labels."""
+    model_file: str | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def current_labels(conn: Any, project: repo.Project) -> tuple[dict[int, str], set[int]]:
+    """Current label per item (gold over consensus) and the ids whose label is gold."""
+    labels: dict[int, str] = {}
+    for item_id, text in conn.execute(
+        select(t.item_state.c.item_id, t.item_state.c.label).where(
+            t.item_state.c.project_id == project.id, t.item_state.c.label.is_not(None)
+        )
+    ):
+        value = json.loads(text)
+        if isinstance(value, str):
+            labels[int(item_id)] = value
+    gold_ids: set[int] = set()
+    for item_id, text in conn.execute(
+        select(t.gold.c.item_id, t.gold.c.label).where(t.gold.c.project_id == project.id)
+    ):
+        value = json.loads(text)
+        if isinstance(value, str):
+            labels[int(item_id)] = value
+            gold_ids.add(int(item_id))
+    return labels, gold_ids
+
+
+def _fold_ids(labels: list[str], folds: int, random_state: int) -> np.ndarray:
+    """Fold number per training example (stratified where every class has enough examples)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = len(labels)
+    out = np.zeros(n, dtype=np.int64)
+    _, counts = np.unique(labels, return_counts=True)
+    splitter: Any
+    if counts.min() >= folds:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=random_state)
+    else:
+        splitter = KFold(folds, shuffle=True, random_state=random_state)
+    for k, (_, test) in enumerate(splitter.split(np.zeros(n), labels)):
+        out[test] = k
+    return out
+
+
+def train_model(
+    store: Store,
+    project_name: str | None,
+    *,
+    estimator: Any = None,
+    name: str = "tfidf-logreg",
+    text_field: str = "text",
+    folds: int = 5,
+    random_state: int = 0,
+    models_dir: Path | None = None,
+) -> TrainReport:
+    """Fit a :class:`~labelloop.labelers.SklearnLabeler` on current labels; record predictions."""
+    from labelloop.labelers.sklearn import SklearnLabeler
+
+    if folds < 2:
+        raise InvalidInput(f"folds must be at least 2 for out-of-fold predictions; got {folds}")
+    start = time.perf_counter()
+    with store.write() as conn:
+        project = repo.get_project(conn, project_name, lock=True)
+        found = current_schema(conn, project)
+        if found is None:
+            raise InvalidInput(
+                f"project {project.name!r} has no labels yet; import gold or answers and "
+                "adjudicate before training"
+            )
+        version_id, schema = found
+        if isinstance(schema, MultiLabelSchema):
+            raise InvalidInput(
+                f"schema {schema.version} is multi_label; training supports single_label projects"
+            )
+        labels, gold_ids = current_labels(conn, project)
+        it = t.items
+        rows = conn.execute(
+            select(it.c.id, it.c.data)
+            .where(it.c.project_id == project.id, it.c.data != "{}")
+            .order_by(it.c.id)
+        ).all()
+        item_ids = [int(r.id) for r in rows]
+        data = [json.loads(r.data) for r in rows]
+        missing = [i for i, d in enumerate(data) if not isinstance(d.get(text_field), str)]
+        if missing:
+            raise InvalidInput(
+                f"item {item_ids[missing[0]]} has no text field {text_field!r} (fields "
+                f"{sorted(data[missing[0]])[:10]}); {len(missing)} item(s) lack it; "
+                "expected every item to carry the text the model reads (--text-field)"
+            )
+        train_pos = [i for i, item_id in enumerate(item_ids) if item_id in labels]
+        if not train_pos:
+            raise InvalidInput(
+                f"project {project.name!r} has no labeled items with content to train on; "
+                "import gold or adjudicate answers first"
+            )
+        y = [labels[item_ids[i]] for i in train_pos]
+        if len(train_pos) < 2 * folds:
+            raise InvalidInput(
+                f"{len(train_pos)} labeled item(s); expected at least {2 * folds} to train "
+                f"with {folds}-fold out-of-fold predictions"
+            )
+        x_train = [data[i] for i in train_pos]
+        labeler = SklearnLabeler(estimator, text_field=text_field, name=name).fit(x_train, y)
+        classes = list(labeler.classes_)
+        probas = np.full((len(item_ids), len(classes)), np.nan)
+        out_of_fold = np.zeros(len(item_ids), dtype=bool)
+        # out-of-fold predictions for the training items
+        fold = _fold_ids(y, folds, random_state)
+        train_pos_arr = np.asarray(train_pos)
+        for k in range(folds):
+            held = np.flatnonzero(fold == k)
+            fit_idx = np.flatnonzero(fold != k)
+            fit_labels = [y[j] for j in fit_idx]
+            if len(set(fit_labels)) < 2:
+                continue
+            member = SklearnLabeler(estimator, text_field=text_field, name=name)
+            member.fit([x_train[j] for j in fit_idx], fit_labels)
+            p = member.predict_proba([x_train[j] for j in held])
+            full = np.zeros((len(held), len(classes)))
+            for c, cls in enumerate(member.classes_):
+                full[:, classes.index(cls)] = p[:, c]
+            probas[train_pos_arr[held]] = full
+            out_of_fold[train_pos_arr[held]] = True
+        rest = np.flatnonzero(np.isnan(probas[:, 0]))
+        if rest.size:
+            probas[rest] = labeler.predict_proba([data[i] for i in rest])
+        probas = np.round(probas, PROBA_DIGITS)
+        predicted = probas.argmax(axis=1)
+        oof_hits = [
+            classes[predicted[i]] == labels[item_ids[i]] for i in train_pos if out_of_fold[i]
+        ]
+        ids = repo.ensure_labelers(conn, project, {("model", name, labeler.version)})
+        labeler_id = ids[("model", name, labeler.version)]
+        drafts = []
+        for i, item_id in enumerate(item_ids):
+            label = classes[int(predicted[i])]
+            drafts.append(
+                repo.EventDraft(
+                    type="answer",
+                    item_id=item_id,
+                    labeler_id=labeler_id,
+                    label=label,
+                    schema_version_id=version_id,
+                    source="model",
+                    idempotency_key=f"train:{labeler_id}:{item_id}",
+                    payload={
+                        "confidence": float(probas[i, predicted[i]]),
+                        "probabilities": {c: float(probas[i, j]) for j, c in enumerate(classes)},
+                        "out_of_fold": bool(out_of_fold[i]),
+                    },
+                )
+            )
+        added = 0
+        for chunk in range(0, len(drafts), 10_000):
+            added += repo.append_events(conn, project.name, drafts[chunk : chunk + 10_000])
+        model_file = None
+        if models_dir is not None:
+            import joblib
+
+            models_dir.mkdir(parents=True, exist_ok=True)
+            target = models_dir / f"{labeler.version}.joblib"
+            tmp = target.with_name(target.name + ".tmp")
+            joblib.dump(labeler, tmp)
+            tmp.replace(target)
+            model_file = str(target)
+    return TrainReport(
+        project=project.name,
+        labeler=f"{name}@{labeler.version}",
+        labeler_id=labeler_id,
+        version=labeler.version,
+        classes=classes,
+        n_train=len(train_pos),
+        n_train_gold=sum(1 for i in train_pos if item_ids[i] in gold_ids),
+        n_train_consensus=sum(1 for i in train_pos if item_ids[i] not in gold_ids),
+        n_predicted=len(item_ids),
+        events_added=added,
+        folds=folds,
+        oof_accuracy=None if not oof_hits else round(float(np.mean(oof_hits)), 6),
+        model_file=model_file,
+        seconds=round(time.perf_counter() - start, 3),
+    )

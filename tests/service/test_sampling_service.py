@@ -1,0 +1,116 @@
+"""Sampling service: batches under a budget exclude labeled, auto-accepted, queued and in-flight
+items; each item is stored with its score and reason; cold start without a model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select, update
+
+from labelloop.errors import InvalidInput, NotFound
+from labelloop.service.imports import import_answers, import_gold, import_items
+from labelloop.service.sampling import sample
+from labelloop.service.telemetry import ingest_telemetry
+from labelloop.store import tables as t
+
+WORDS = ["win", "prize", "free", "call", "lunch", "later", "meet", "home"]
+
+
+def make_items(tmp_path, n=60):
+    path = tmp_path / "items.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(
+                json.dumps({"id": f"m{i}", "text": f"{WORDS[i % 8]} {WORDS[(i * 3) % 8]} {i}"})
+            )
+            fh.write("\n")
+    return path
+
+
+def telemetry(n=60):
+    """A production model scoring every item; item i has spam probability i/n."""
+    return [
+        {
+            "input": {"text": f"{WORDS[i % 8]} {WORDS[(i * 3) % 8]} {i}"},
+            "prediction": "spam" if i / n >= 0.5 else "ham",
+            "probabilities": {"spam": round(i / n, 4), "ham": round(1 - i / n, 4)},
+            "model": "prod",
+            "model_version": "1",
+            "timestamp": "2026-11-20T00:00:00Z",
+        }
+        for i in range(n)
+    ]
+
+
+def batch_rows(store, batch_id):
+    with store.read() as conn:
+        return conn.execute(
+            select(
+                t.items.c.key, t.batch_items.c.score, t.batch_items.c.reason, t.batch_items.c.status
+            )
+            .join(t.items, t.items.c.id == t.batch_items.c.item_id)
+            .where(t.batch_items.c.batch_id == batch_id)
+            .order_by(t.batch_items.c.rank)
+        ).all()
+
+
+def test_uncertainty_batch_excludes_labeled_and_queued_items(store, tmp_path):
+    import_items(store, None, make_items(tmp_path))
+    ingest_telemetry(store, None, telemetry())
+    gold = tmp_path / "gold.csv"
+    gold.write_text("task,label\nm30,spam\n")  # the most uncertain item is gold: excluded
+    import_gold(store, None, gold)
+    answers = tmp_path / "answers.csv"
+    answers.write_text("worker,task,label\nw1,m29,ham\n")  # a human answered: excluded
+    import_answers(store, None, answers)
+
+    first = sample(store, None, "margin", 4)
+    assert first.model == "prod@1" and first.method.startswith("margin")
+    assert first.excluded == {"labeled": 2, "auto_accepted": 0, "queued": 0}
+    keys = [i.key for i in first.items]
+    # margins |p_spam - p_ham|: m31 2/60 (m29, m30 excluded), m28 = m32 4/60, m27 = m33 6/60
+    assert keys[0] == "m31" and set(keys[1:3]) == {"m28", "m32"} and keys[3] in {"m27", "m33"}
+    rows = batch_rows(store, first.batch_id)
+    assert [r.key for r in rows] == keys
+    assert all(r.status == "queued" and r.reason for r in rows)
+    assert rows[0].score == pytest.approx(first.items[0].score, abs=1e-6)
+
+    second = sample(store, None, "margin", 4)  # queued items are not chosen again
+    assert not set(i.key for i in second.items) & set(keys)
+    assert second.excluded["queued"] == 4
+    with store.write() as conn:  # in flight still excluded; done releases the item
+        conn.execute(
+            update(t.batch_items)
+            .where(t.batch_items.c.batch_id == first.batch_id)
+            .values(status="in_flight")
+        )
+        conn.execute(
+            update(t.batch_items)
+            .where(t.batch_items.c.batch_id == second.batch_id)
+            .values(status="done")
+        )
+    third = sample(store, None, "margin", 4)
+    assert not set(i.key for i in third.items) & set(keys)
+    assert set(i.key for i in third.items) == set(i.key for i in second.items)
+
+
+def test_budget_larger_than_the_pool_and_cold_start(store, tmp_path):
+    import_items(store, None, make_items(tmp_path, 10))
+    cold = sample(store, None, "entropy", 4, random_state=3)
+    assert cold.model is None and "cold start" in cold.method and cold.selected == 4
+    again = sample(store, None, "random", 100)
+    assert again.selected == 6 and again.available == 6
+    empty = sample(store, None, "random", 5)
+    assert empty.selected == 0 and empty.batch_id is None
+
+
+def test_bad_arguments(store, tmp_path):
+    import_items(store, None, make_items(tmp_path, 5))
+    with pytest.raises(NotFound, match="unknown sampling strategy 'entropi'"):
+        sample(store, None, "entropi", 3)
+    with pytest.raises(InvalidInput, match="budget"):
+        sample(store, None, "random", 0)
+    with pytest.raises(NotFound, match="no model labeler 'nope'"):
+        ingest_telemetry(store, None, telemetry(5))
+        sample(store, None, "entropy", 3, model="nope")

@@ -1,0 +1,182 @@
+"""Telemetry import: records attach to items by content, become model answers, re-import adds
+nothing, bad records name their line and field (atomic), --skip-invalid writes rejects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from labelloop.errors import InvalidInput
+from labelloop.service.imports import import_items
+from labelloop.service.schemas import apply_schema_file
+from labelloop.service.status import verify_chain
+from labelloop.service.telemetry import import_telemetry, ingest_telemetry
+from labelloop.store import tables as t
+
+SCHEMA = """\
+name: spam
+version: "1.0"
+task: single_label
+inputs:
+  - name: text
+    type: text
+labels:
+  - name: spam
+    description: Unsolicited.
+  - name: ham
+    description: Anything else.
+"""
+
+
+def record(i: int, **changes) -> dict:
+    p = round(0.55 + (i % 40) / 100, 2)
+    rec = {
+        "input": {"text": f"message {i}"},
+        "prediction": "spam" if i % 2 else "ham",
+        "probabilities": {"spam": p if i % 2 else 1 - p, "ham": 1 - p if i % 2 else p},
+        "model": "spam-clf",
+        "model_version": "v3",
+        "timestamp": "2026-11-20T10:00:00+01:00",
+        "request_id": f"r{i}",
+    }
+    rec.update(changes)
+    return {k: v for k, v in rec.items() if v is not None}
+
+
+def write(path: Path, records: list, raw_lines: dict[int, str] | None = None) -> Path:
+    lines = [json.dumps(r) for r in records]
+    for line, text in (raw_lines or {}).items():
+        lines[line - 1] = text
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def counts(store) -> tuple[int, int]:
+    with store.read() as conn:
+        items = conn.execute(select(func.count()).select_from(t.items)).scalar_one()
+        events = conn.execute(select(func.count()).select_from(t.events)).scalar_one()
+    return items, events
+
+
+def test_records_attach_by_content_and_become_model_answers(store, tmp_path):
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "a1", "text": "message 1"}\n{"id": "a2", "text": "message 2"}\n')
+    import_items(store, None, items)
+    path = write(tmp_path / "tel.jsonl", [record(i) for i in range(1, 6)])
+    report = import_telemetry(store, None, path)
+    assert (report.rows, report.added, report.new_items, report.rejected) == (5, 5, 3, 0)
+    assert report.models == ["spam-clf@v3"]
+    assert counts(store) == (5, 5)
+    with store.read() as conn:
+        rows = conn.execute(
+            select(t.items.c.key, t.events.c.label, t.events.c.source, t.events.c.payload)
+            .join(t.items, t.items.c.id == t.events.c.item_id)
+            .order_by(t.events.c.seq)
+        ).all()
+        labeler = conn.execute(select(t.labelers.c.kind, t.labelers.c.name, t.labelers.c.version))
+        assert labeler.all() == [("model", "spam-clf", "v3")]
+    assert rows[0].key == "a1" and rows[1].key == "a2"  # attached to the imported items
+    assert rows[2].key.startswith("sha256:")
+    payload = json.loads(rows[0].payload)
+    assert rows[0].source == "model" and json.loads(rows[0].label) == "spam"
+    assert payload["confidence"] == payload["probabilities"]["spam"] == 0.56
+    assert payload["request_id"] == "r1"
+    assert payload["timestamp"] == "2026-11-20T09:00:00.000000Z"  # normalized to UTC
+    # re-import adds nothing; an item import of the same content deduplicates against it
+    again = import_telemetry(store, None, path)
+    assert (again.added, again.duplicates, again.new_items) == (0, 5, 0)
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"text": "message 3"}\n')
+    assert import_items(store, None, more).added == 0
+    assert counts(store) == (5, 5)
+    assert verify_chain(store, None).ok
+
+
+def test_without_request_id_the_key_is_the_content(store, tmp_path):
+    recs = [record(1, request_id=None, confidence=0.56, probabilities=None), record(2)]
+    recs[0].pop("probabilities", None)
+    path = write(tmp_path / "t.jsonl", recs)
+    assert import_telemetry(store, None, path).added == 2
+    assert import_telemetry(store, None, path).added == 0
+    later = write(tmp_path / "t2.jsonl", [record(1, request_id=None, timestamp="2026-11-21")])
+    assert import_telemetry(store, None, later).added == 1  # a new prediction, same item
+    assert counts(store) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "expected"),
+    [
+        ("{not json", None, "not valid JSON"),
+        ('["a list"]', None, "expected a JSON object"),
+        (json.dumps(record(3, prediction=None)), "prediction", "expected a label name"),
+        (json.dumps(record(3, probabilities={"spam": 0.7, "ham": 0.7})), "probabilities", "sum"),
+        (
+            json.dumps(record(3, probabilities={"spam": 1.2, "ham": -0.2})),
+            "probabilities.spam",
+            "[0, 1]",
+        ),
+        (json.dumps(record(3, timestamp="yesterday")), "timestamp", "ISO-8601"),
+        (json.dumps(record(3, input="")), "input", "empty string"),
+        (json.dumps(record(3, model="")), "model", "non-empty string"),
+        (json.dumps({**record(3), "probabilites": {}}), "probabilites", "unknown field"),
+        (json.dumps(record(3, confidence=0.1)), "confidence", "agree"),
+        (
+            '{"input": "x", "prediction": "spam", "confidence": NaN, "model": "m", '
+            '"model_version": "1", "timestamp": "2026-01-01"}',
+            None,
+            "NaN",
+        ),
+    ],
+)
+def test_a_bad_record_names_its_line_and_field_and_writes_nothing(
+    store, tmp_path, bad, field, expected
+):
+    path = write(tmp_path / "t.jsonl", [record(i) for i in range(1, 6)], {3: bad})
+    with pytest.raises(InvalidInput) as info:
+        import_telemetry(store, None, path)
+    assert info.value.line == 3
+    assert info.value.field == field
+    assert expected in str(info.value)
+    assert str(path) in str(info.value)
+    assert counts(store) == (0, 0)
+
+
+def test_closed_schema_rejects_unknown_labels_and_bad_inputs(store, tmp_path):
+    schema = tmp_path / "s.yaml"
+    schema.write_text(SCHEMA)
+    apply_schema_file(store, None, schema)
+    bad = record(2, prediction="spma", probabilities=None, confidence=0.9)
+    path = write(tmp_path / "t.jsonl", [record(1), bad])
+    with pytest.raises(InvalidInput, match=r"line 2, field 'prediction': label 'spma' is not in"):
+        import_telemetry(store, None, path)
+    bad = record(2, probabilities={"spam": 0.6, "eggs": 0.4}, prediction="spam")
+    path = write(tmp_path / "t.jsonl", [record(1), bad])
+    with pytest.raises(InvalidInput, match=r"line 2, field 'probabilities.eggs'"):
+        import_telemetry(store, None, path)
+    path = write(tmp_path / "t.jsonl", [record(1), record(2, input={"body": "x"})])
+    with pytest.raises(InvalidInput) as info:
+        import_telemetry(store, None, path)
+    assert info.value.line == 2 and info.value.field.startswith("input.")
+
+
+def test_skip_invalid_writes_rejects_with_reasons(store, tmp_path):
+    recs = [record(i) for i in range(1, 8)]
+    path = write(tmp_path / "t.jsonl", recs, {2: "{oops", 5: json.dumps(record(5, timestamp=3))})
+    report = import_telemetry(store, None, path, skip_invalid=True)
+    assert (report.rows, report.added, report.rejected) == (7, 5, 2)
+    rejects = [json.loads(x) for x in Path(report.rejects_file).read_text().splitlines()]
+    assert [(r["line"], r["field"]) for r in rejects] == [(2, None), (5, "timestamp")]
+    assert rejects[0]["raw"] == "{oops"
+
+
+def test_ingest_service_function_for_the_server(store):
+    report = ingest_telemetry(store, None, [record(1), record(2, model_version=4)])
+    assert report.added == 2 and sorted(report.models) == ["spam-clf@4", "spam-clf@v3"]
+    with pytest.raises(InvalidInput, match=r"api, line 2, field 'timestamp'"):
+        ingest_telemetry(store, None, [record(3), record(4, timestamp="bad")])
+    skipped = ingest_telemetry(store, None, [record(5), {"input": 1}], skip_invalid=True)
+    assert skipped.added == 1 and skipped.rejected == 1
+    assert skipped.rejections[0]["line"] == 2 and skipped.rejections[0]["field"] == "input"
