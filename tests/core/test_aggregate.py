@@ -160,7 +160,7 @@ def test_dawid_skene_smoothing_matches_loop_reference() -> None:
 
 def test_one_coin_matches_loop_reference() -> None:
     a, _, _ = synthetic(n_items=60, n_labelers=8, k=3, per_item=4, seed=5)
-    oc = OneCoinDawidSkene(max_iter=4, tol=-np.inf, smoothing=0.0).fit(a)
+    oc = OneCoinDawidSkene(max_iter=4, tol=-np.inf, smoothing=0.0, fit_prior=True).fit(a)
     np.testing.assert_allclose(oc.probas_, _ds_reference(a, 4, one_coin=True), atol=2e-4)
 
 

@@ -178,7 +178,10 @@ class OneCoinDawidSkene(_EMAggregator):
     picks one of the other ``K - 1`` classes uniformly.
 
     Parameters are those of :class:`DawidSkene`; ``smoothing`` is a Beta pseudo-count on
-    each skill (on both sides) and a Dirichlet pseudo-count on class priors.
+    each skill (on both sides) and a Dirichlet pseudo-count on class priors. Class priors
+    are uniform and fixed unless ``fit_prior``: estimated jointly with one-coin skills they
+    run away toward the majority class on hard, imbalanced sets (measured on the benchmark:
+    relevance 19 % vs 48 %, duck 58 % vs 72 %; mean over 13 sets 77.2 % vs 81.4 %).
 
     Examples
     --------
@@ -189,15 +192,23 @@ class OneCoinDawidSkene(_EMAggregator):
     """
 
     name: ClassVar[str] = "one_coin_dawid_skene.v1"
-    _param_names: ClassVar[tuple[str, ...]] = ("max_iter", "tol", "smoothing", "random_state")
+    _param_names: ClassVar[tuple[str, ...]] = (
+        "max_iter",
+        "tol",
+        "smoothing",
+        "fit_prior",
+        "random_state",
+    )
 
     def __init__(
         self,
         max_iter: int = 100,
         tol: float = 1e-6,
         smoothing: float = 0.01,
+        fit_prior: bool = False,
         random_state: int | None = None,
     ) -> None:
+        self.fit_prior = fit_prior
         self.max_iter = max_iter
         self.tol = tol
         self.smoothing = smoothing
@@ -218,7 +229,10 @@ class OneCoinDawidSkene(_EMAggregator):
                 s = np.where(denom > 0, (correct + alpha) / denom, 1.0 / k)
             s = np.clip(s, _CLIP, 1 - _CLIP) if k > 1 else np.ones_like(s)
             pi = one_coin_confusions(s, k)
-            logp, pen = _log_prior(mass, alpha)
+            if self.fit_prior:
+                logp, pen = _log_prior(mass, alpha)
+            else:
+                logp, pen = np.full(k, -np.log(k)), 0.0
             state["pi"], state["prior"], state["s"] = pi, np.exp(logp), s
             if k > 1:
                 pen += alpha * float(np.log(s).sum() + np.log1p(-s).sum())
