@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, update
@@ -412,7 +413,7 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
             "corrects_event_id": d.corrects_event_id,
             "payload": None if d.payload is None else canonical_json(d.payload),
         }
-        digest = event_hash({k: row[k] for k in HASHED_COLUMNS}, prev)
+        digest = event_hash(row, prev)  # row holds exactly HASHED_COLUMNS here
         row["prev_hash"] = prev
         row["hash"] = prev = digest
         rows.append(row)
@@ -442,10 +443,11 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
     # driver-level executemany (as insert_items): SQLAlchemy's per-row parameter processing
     # cost more than hashing (benchmarks/telemetry_import.py)
     columns = (*HASHED_COLUMNS, "prev_hash", "hash")
+    values = itemgetter(*columns)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
     for chunk in _chunks(rows, 10_000):
-        conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in chunk])
+        conn.exec_driver_sql(sql, [values(r) for r in chunk])
     conn.execute(
         update(t.projects)
         .where(t.projects.c.id == project.id)
