@@ -156,6 +156,14 @@ def test_errors_are_one_line(project, server, cli, store):
     assert result.code == 2 and "is not an http(s) URL" in result.err
 
 
+def test_help(cli):
+    result = cli("llm", "label", "--help")
+    assert result.code == 0
+    for option in ("--base-url", "--model", "--limit", "--concurrency", "--self-consistency"):
+        assert option in result.out
+    assert "LABELLOOP_LLM_API_KEY" in result.out
+
+
 def test_a_project_without_schema_is_refused(workspace, cli, server):
     result = cli("llm", "label", "--base-url", server.url, "--model", "m")
     assert result.code == 2 and "has no schema yet" in result.err and not server.requests

@@ -46,7 +46,9 @@ def llm_label_cmd(
             help="Retries per item after a timeout, 429, 5xx or an invalid answer.",
         ),
     ] = 3,
-    temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 0.0,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=0.0, help="Sampling temperature (0: greedy).")
+    ] = 0.0,
     self_consistency: Annotated[
         int,
         typer.Option(
@@ -86,11 +88,15 @@ def llm_label_cmd(
 ) -> None:
     """Ask the LLM for the label of every item it has not answered yet; record valid answers.
 
-    The prompt is the schema's guidelines, labels and worked examples (few-shot). Answers
-    must be {"label": ...} with a label of the schema; invalid answers are retried and then
-    reported as failures (never guessed, never written; a re-run asks again). The API key
-    comes from LABELLOOP_LLM_API_KEY. The LLM is the labeler (kind llm, name MODEL, version
-    = hash of model, prompt template, schema and parameters).
+    The prompt is the schema's guidelines and labels, with its worked examples as few-shot.
+
+    Answers must be {"label": ...} naming a schema label; invalid ones are retried, then reported.
+
+    Failed items are never guessed and never written: run the command again to retry them.
+
+    The API key comes from LABELLOOP_LLM_API_KEY.
+
+    The LLM is a labeler: kind llm, name MODEL, version = hash of model, prompt, schema, params.
     """
     from labelloop.service.llm import CACHE_PATH, llm_label
 
