@@ -156,7 +156,8 @@ def test_errors_are_one_line(project, server, cli, store):
     assert result.code == 2 and "is not an http(s) URL" in result.err
 
 
-def test_help(cli):
+def test_help(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # option names are cut short in narrow terminals
     result = cli("llm", "label", "--help")
     assert result.code == 0
     for option in ("--base-url", "--model", "--limit", "--concurrency", "--self-consistency"):
