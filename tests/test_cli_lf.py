@@ -37,7 +37,10 @@ def test_lf_apply_and_report_on_demo(cli, workspace: Path) -> None:
     assert stats["check_out"]["polarity"] == ["spam"]
     assert stats["check_out"]["gold_accuracy"] > 0.95
     assert 0 < stats["check_out"]["estimated_accuracy"] <= 1
-    assert rep["label_model"]["gold_accuracy"] > 0.8
+    lm = rep["label_model"]
+    assert lm["gold_clamped"] is True  # the demo has gold: semi-supervised, 2-fold
+    assert lm["gold_accuracy"] > 0.85 and lm["votes_only_gold_accuracy"] > 0.8
+    assert lm["gold_accuracy_covered"] > 0.95 and rep["majority_vote_gold_accuracy"] > 0.95
     assert rep["end_model"]["gold_accuracy"] > 0.8
 
     text = cli("lf", "report", "--no-end-model")

@@ -95,6 +95,13 @@ def lf_report_cmd(
             help="Label model class prior: estimate, uniform, or gold (shares of gold labels).",
         ),
     ] = "estimate",
+    no_gold: Annotated[
+        bool,
+        typer.Option(
+            "--no-gold",
+            help="Fit the label model on LF votes alone (default: gold items are clamped).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Per LF: polarity, coverage, overlap, conflict, gold accuracy, label-model accuracy.
@@ -110,6 +117,7 @@ def lf_report_cmd(
         text_field=field,
         end_model=not no_end_model,
         class_balance=class_balance,
+        use_gold=not no_gold,
     )
     if as_json:
         print_json(report.as_dict())
@@ -138,7 +146,8 @@ def lf_report_cmd(
     lm = report.label_model
     typer.echo(
         f"coverage {report.coverage:.3f}; gold items {report.gold_items:,}; "
-        f"label model ({lm['method']}) gold accuracy {_fmt(lm['gold_accuracy'])} "
+        f"label model ({lm['method']}{', gold clamped, 2-fold' if lm['gold_clamped'] else ''}) "
+        f"gold accuracy {_fmt(lm['gold_accuracy'])} "
         f"(covered items {_fmt(lm['gold_accuracy_covered'])}); majority vote on covered "
         f"items {_fmt(report.majority_vote_gold_accuracy)}"
     )

@@ -29,7 +29,7 @@ Examples
 >>> from labelloop.core.answers import Answers
 >>> votes = Answers.from_codes([0, 0, 1, 2, 2], [0, 1, 0, 1, 2], [1, 1, 1, 0, 0], n_items=4)
 >>> LabelModel().fit(votes).labels_.tolist()
-[1, 1, 0, 0]
+[1, 1, 0, 1]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from typing import ClassVar, Literal, Self
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from scipy.sparse import csgraph
 
 from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak, prepare
 from labelloop.core.answers import ABSTAIN, Answers, FloatArray
@@ -56,6 +57,43 @@ def _incidence(answers: Answers) -> sp.csr_matrix:
         (np.ones(len(answers)), (answers.item, col)),
         shape=(answers.n_items, answers.n_labelers * k),
     )
+
+
+def lf_group_weights(votes: Answers, threshold: float | None) -> FloatArray:
+    """Evidence weight of each LF, shape (n_labelers,): ``1 / size`` of its correlated group.
+
+    LFs ``i`` and ``j`` are linked when they vote the same set of classes and
+    ``|fire_i & fire_j| / |fire_i | fire_j| > threshold``; groups are the connected
+    components. ``threshold=None`` gives all ones.
+
+    Examples
+    --------
+    >>> from labelloop.core.answers import Answers
+    >>> a = Answers.from_codes([0, 0, 1, 1, 2], [0, 1, 0, 1, 2], [1, 1, 1, 1, 0])
+    >>> lf_group_weights(a, 0.5).tolist()
+    [0.5, 0.5, 1.0]
+    """
+    m = votes.n_labelers
+    if threshold is None or m == 0:
+        return np.ones(m)
+    a = votes.without_abstains()
+    fire = sp.csr_matrix((np.ones(len(a)), (a.item, a.labeler)), shape=(a.n_items, m))
+    fire.data[:] = 1.0
+    fire.sum_duplicates()
+    fire.data[:] = 1.0
+    both = np.asarray((fire.T @ fire).todense())
+    sizes = np.diag(both)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jac = both / (sizes[:, None] + sizes[None, :] - both)
+    used = np.zeros((m, max(votes.n_classes, 1)), dtype=bool)
+    used[a.labeler, a.label] = True
+    same = (used[:, None, :] == used[None, :, :]).all(axis=2)
+    linked = np.nan_to_num(jac) > threshold
+    linked &= same
+    np.fill_diagonal(linked, True)
+    n_groups, group = csgraph.connected_components(sp.csr_matrix(linked), directed=False)
+    size = np.bincount(group, minlength=n_groups)
+    return np.asarray(1.0 / size[group], dtype=np.float64)
 
 
 class LabelModel(Aggregator):
@@ -80,6 +118,11 @@ class LabelModel(Aggregator):
         Beta pseudo-counts on each firing rate.
     prior_accuracy : float
         Share of the pseudo-counts on the LF's own class (its prior accuracy when voting).
+    correlation_threshold : float or None
+        Correlated LFs: LFs voting the same classes whose firing sets have a Jaccard
+        similarity above this are grouped (transitively), and each LF of a group of size
+        ``g`` carries ``1 / g`` of the evidence, so near-duplicate rules are not counted
+        ``g`` times. ``None`` (default) treats all LFs as conditionally independent.
     random_state : int or None
         Unused (deterministic); accepted for a uniform interface.
 
@@ -111,12 +154,14 @@ class LabelModel(Aggregator):
         "abstain_weight",
         "smoothing",
         "prior_accuracy",
+        "correlation_threshold",
         "random_state",
     )
 
     theta_: FloatArray
     phi_: FloatArray
     class_balance_: FloatArray
+    lf_weights_: FloatArray
 
     def __init__(
         self,
@@ -126,6 +171,7 @@ class LabelModel(Aggregator):
         abstain_weight: float = 0.5,
         smoothing: float = 1.0,
         prior_accuracy: float = 0.9,
+        correlation_threshold: float | None = None,
         random_state: int | None = None,
     ) -> None:
         self.class_balance = class_balance
@@ -134,6 +180,7 @@ class LabelModel(Aggregator):
         self.abstain_weight = abstain_weight
         self.smoothing = smoothing
         self.prior_accuracy = prior_accuracy
+        self.correlation_threshold = correlation_threshold
         self.random_state = random_state
 
     def _fixed_balance(self, k: int) -> FloatArray | None:
@@ -155,8 +202,10 @@ class LabelModel(Aggregator):
         eye = np.eye(k, dtype=bool)
         probs = np.where(eye[None], self.theta_[:, None, :], self.phi_[:, None, :])  # [j,k,y]
         absent = np.maximum(1.0 - probs.sum(axis=2), _FLOOR)  # [j, k]
-        log_abs = np.log(absent) * self.abstain_weight
-        rows = (np.log(np.maximum(probs, 1e-12)) - log_abs[:, :, None]).transpose(0, 2, 1)
+        w = self.lf_weights_[:, None]
+        log_abs = np.log(absent) * self.abstain_weight * w
+        log_votes = np.log(np.maximum(probs, 1e-12)) * w[:, :, None]
+        rows = (log_votes - log_abs[:, :, None]).transpose(0, 2, 1)
         scores = np.asarray(a_mat @ rows.reshape(n_lab * k, k))
         scores += np.log(self.class_balance_)[None, :] + log_abs.sum(axis=0)[None, :]
         return scores
@@ -175,6 +224,7 @@ class LabelModel(Aggregator):
             post[rows] = 0.0
             post[rows, fi.gold[rows]] = 1.0
         fixed = self._fixed_balance(k)
+        self.lf_weights_ = lf_group_weights(a, self.correlation_threshold)
         votes = np.asarray(mat.sum(axis=0)).reshape(n_lab, k)  # votes per LF and class
         s, pa = float(self.smoothing), float(self.prior_accuracy)
         prev = -np.inf
@@ -241,7 +291,7 @@ class LabelModel(Aggregator):
 
 
 SELECTION_GRID: tuple[dict[str, object], ...] = tuple(
-    {"class_balance": cb, "max_iter": it, "abstain_weight": aw}
+    {"class_balance": cb, "max_iter": it, "abstain_weight": aw, "correlation_threshold": 0.3}
     for cb in ("estimate", "uniform", "dev")
     for it in (1, 3, 10, 100)
     for aw in (1.0, 0.5)

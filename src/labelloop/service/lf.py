@@ -41,6 +41,7 @@ SOURCE = "rule"
 KIND = "rule"
 MAX_FAILURES_SHOWN = 50
 MIN_END_MODEL_TRAIN = 10
+MIN_GOLD = 20
 
 
 @dataclass
@@ -224,11 +225,16 @@ def lf_report(
     text_field: str = "text",
     end_model: bool = True,
     class_balance: str = "estimate",
+    use_gold: bool = True,
 ) -> LFReport:
     """Analyse the project's LFs (latest version of each name) and the label model.
 
     ``class_balance``: ``estimate`` (by the label model), ``uniform``, or ``gold`` (the
-    label shares of the project's gold items).
+    label shares of the project's gold items). With ``use_gold`` and at least ``MIN_GOLD``
+    gold items with votes, the label model is fitted with gold items clamped
+    (semi-supervised); its reported gold accuracy then comes from 2-fold cross-fitting
+    (each gold item predicted by a model given only the other half's gold), so it is not
+    read off the answer key.
     """
     if class_balance not in ("estimate", "uniform", "gold"):
         raise InvalidInput(
@@ -296,24 +302,39 @@ def lf_report(
         if pos is not None and isinstance(value, str) and value in space:
             gold[pos] = space.code(value)
     summary = analyze_lfs(votes, gold)
+    known = gold != ABSTAIN
+    covered = np.bincount(votes.item, minlength=n) > 0
+    fold = np.arange(n) % 2
     start = time.perf_counter()
     balance: Any = class_balance
     if class_balance == "gold":
-        known_gold = gold[gold != ABSTAIN]
+        known_gold = gold[known]
         if known_gold.size == 0:
             raise InvalidInput(
                 f"project {project.name!r} has no gold labels; --class-balance gold needs some"
             )
         balance = np.bincount(known_gold, minlength=k).astype(np.float64) + 1.0
-    model = LabelModel(class_balance=balance).fit(votes)
+    selecting = use_gold and int((known & covered).sum()) >= MIN_GOLD
+    weak = LabelModel(class_balance=balance).fit(votes)  # LF votes alone
+    if selecting:
+        # semi-supervised: gold items are clamped in EM, which pins down each LF's firing
+        # rates; the reported accuracy comes from 2-fold cross-fitting (each gold item is
+        # predicted by a model that was given only the other half's gold)
+        cross = np.full(n, ABSTAIN, dtype=np.int64)
+        for f in (0, 1):
+            half = np.where(fold != f, gold, ABSTAIN)
+            held = fold == f
+            cross[held] = LabelModel(class_balance=balance).fit(votes, half).labels_[held]
+        model = LabelModel(class_balance=balance).fit(votes, gold)
+    else:
+        model = weak
+        cross = weak.labels_
     fit_seconds = time.perf_counter() - start
-    known = gold != ABSTAIN
-    covered = np.bincount(votes.item, minlength=n) > 0
 
     def acc(pred: np.ndarray, mask: np.ndarray) -> float | None:
         return round(float((pred[mask] == gold[mask]).mean()), 6) if mask.any() else None
 
-    lm_pred = model.labels_
+    lm_pred = cross
     mv_counts = votes.label_counts()
     mv_pred = np.where(mv_counts.sum(axis=1) > 0, mv_counts.argmax(axis=1), ABSTAIN)
     stats = [
@@ -333,7 +354,7 @@ def lf_report(
     ]
     end: dict[str, Any] | None = None
     if end_model:
-        end = _end_model(item_rows, text_field, lm_pred, covered, known, gold, space)
+        end = _end_model(item_rows, text_field, weak.labels_, covered, known, gold, space)
     return LFReport(
         project=project.name,
         items=n,
@@ -343,7 +364,9 @@ def lf_report(
         label_model={
             "method": model.name,
             "params": model.params(),
-            "fit_seconds": round(fit_seconds, 4),
+            "gold_clamped": selecting,
+            "votes_only_gold_accuracy": acc(weak.labels_, known),
+            "seconds": round(fit_seconds, 4),
             "gold_accuracy": acc(lm_pred, known),
             "gold_accuracy_covered": acc(lm_pred, known & covered),
             "class_balance": {
@@ -366,9 +389,9 @@ def _end_model(
 ) -> dict[str, Any] | None:
     """TF-IDF + logistic regression trained on label-model labels, scored on gold items.
 
-    Two-fold cross-fitting by item position: the model scoring a gold item never saw that
-    item (its training items are the other fold's LF-covered items, with label-model labels,
-    never gold).
+    ``labels`` come from the label model fitted on LF votes alone (never gold). Two-fold
+    cross-fitting by item position: the model scoring a gold item never saw that item (its
+    training items are the other fold's LF-covered items).
     """
     from labelloop.labelers.sklearn import SklearnLabeler
 
