@@ -260,6 +260,24 @@ def test_self_consistency_when_the_server_ignores_n(server, schema):
     assert [r.get("n") for r in server.requests] == [3, 2, None]
 
 
+def test_self_consistency_invalid_samples_count_against_confidence(server, schema):
+    body = json.dumps(
+        {
+            "choices": [
+                {"message": {"content": json.dumps({"label": x})}}
+                for x in ("spam", "spam", "spam", "nonsense", "ham")
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 50},
+        }
+    )
+    server.push(Reply(200, body.encode()))
+    server.responder = lambda request: content("???")  # the missing sample never comes
+    result = one(make(server, schema, self_consistency=5, temperature=0.8, max_retries=0))
+    assert result.label == "spam" and result.attempts == 5  # budget: 5 samples + 0 retries
+    assert [r.get("n") for r in server.requests] == [5, None, None, None, None]
+    assert result.confidence == 0.6 and result.votes == {"spam": 3, "ham": 1}
+
+
 def test_self_consistency_tie_is_a_failure_not_a_coin_flip(server, schema):
     server.push(votes(["spam", "ham", "ham", "spam"]))
     result = one(make(server, schema, self_consistency=4, temperature=0.8))

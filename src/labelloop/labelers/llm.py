@@ -675,7 +675,8 @@ class LLMLabeler:
         label = ranked[0][0]
         confidence: float | None = None
         if n_wanted > 1:
-            confidence = round(ranked[0][1] / total, 6)
+            # share of the samples asked for: an invalid sample is no vote for the winner
+            confidence = round(ranked[0][1] / max(total, n_wanted), 6)
         elif logprob is not None:
             confidence = round(math.exp(min(0.0, logprob)), 6)
         final = result(label, confidence, None)
