@@ -12,7 +12,7 @@ in WRENCH) with argmax predictions. Selection grids:
 
 - ours (``labelloop.core.label_model.select_label_model``): class balance {estimated,
   uniform, dev} x EM iterations {1, 3, 10, 100} x abstain weight {1, 0.5}, correlated-LF
-  grouping at Jaccard 0.3;
+  grouping at firing correlation 0.5;
 - Snorkel 0.10 ``LabelModel``: class balance {uniform (its default), dev (``Y_dev``)} x
   n_epochs {100, 500} x lr {0.01, 0.001}, seed 123, run in ``benchmarks/.venv-peers``
   (created by ``benchmarks/setup_peers.sh``) in a subprocess;

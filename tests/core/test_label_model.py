@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from labelloop.core.aggregate import make_aggregator
-from labelloop.core.label_model import LabelModel, score_labels, select_label_model
+from labelloop.core.label_model import (
+    LabelModel,
+    lf_group_weights,
+    score_labels,
+    select_label_model,
+)
 from labelloop.core.weak import votes_from_matrix
 
 
@@ -88,3 +93,18 @@ def test_wrench_youtube_beats_majority_vote(shared_data: Path) -> None:
     lm_acc = score_labels(yte, best.predict(test))
     assert lm_acc >= mv_acc
     assert lm_acc > 0.8
+
+
+def test_duplicated_lfs_share_their_evidence() -> None:
+    rng = np.random.default_rng(3)
+    n = 500
+    y = rng.integers(0, 2, size=n)
+    good = np.where(rng.random(n) < 0.6, y, -1)
+    noisy = np.where(rng.random(n) < 0.5, 1 - y, -1)  # a bad LF, copied four times
+    matrix = np.stack([good] + [noisy] * 4, axis=1)
+    votes = votes_from_matrix(matrix, 2)
+    assert lf_group_weights(votes, 0.5).tolist() == [1.0, 0.25, 0.25, 0.25, 0.25]
+    assert lf_group_weights(votes, None).tolist() == [1.0] * 5
+    plain = LabelModel(class_balance="uniform").fit(votes)
+    grouped = LabelModel(class_balance="uniform", correlation_threshold=0.5).fit(votes)
+    assert (grouped.labels_ == y).mean() >= (plain.labels_ == y).mean()

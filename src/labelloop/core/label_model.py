@@ -62,9 +62,10 @@ def _incidence(answers: Answers) -> sp.csr_matrix:
 def lf_group_weights(votes: Answers, threshold: float | None) -> FloatArray:
     """Evidence weight of each LF, shape (n_labelers,): ``1 / size`` of its correlated group.
 
-    LFs ``i`` and ``j`` are linked when they vote the same set of classes and
-    ``|fire_i & fire_j| / |fire_i | fire_j| > threshold``; groups are the connected
-    components. ``threshold=None`` gives all ones.
+    LFs ``i`` and ``j`` are linked when they vote the same set of classes and the
+    correlation of their firing indicators over items (phi coefficient; 0 for LFs that
+    fire independently) exceeds ``threshold``; groups are the connected components.
+    ``threshold=None`` gives all ones.
 
     Examples
     --------
@@ -81,14 +82,16 @@ def lf_group_weights(votes: Answers, threshold: float | None) -> FloatArray:
     fire.data[:] = 1.0
     fire.sum_duplicates()
     fire.data[:] = 1.0
-    both = np.asarray((fire.T @ fire).todense())
-    sizes = np.diag(both)
+    n = max(a.n_items, 1)
+    both = np.asarray((fire.T @ fire).todense()) / n  # P(i and j fire)
+    rate = np.diag(both).copy()  # P(i fires)
+    spread = np.sqrt(rate * (1.0 - rate))
     with np.errstate(invalid="ignore", divide="ignore"):
-        jac = both / (sizes[:, None] + sizes[None, :] - both)
+        corr = (both - rate[:, None] * rate[None, :]) / (spread[:, None] * spread[None, :])
     used = np.zeros((m, max(votes.n_classes, 1)), dtype=bool)
     used[a.labeler, a.label] = True
     same = (used[:, None, :] == used[None, :, :]).all(axis=2)
-    linked = np.nan_to_num(jac) > threshold
+    linked = np.nan_to_num(corr) > threshold
     linked &= same
     np.fill_diagonal(linked, True)
     n_groups, group = csgraph.connected_components(sp.csr_matrix(linked), directed=False)
@@ -119,8 +122,8 @@ class LabelModel(Aggregator):
     prior_accuracy : float
         Share of the pseudo-counts on the LF's own class (its prior accuracy when voting).
     correlation_threshold : float or None
-        Correlated LFs: LFs voting the same classes whose firing sets have a Jaccard
-        similarity above this are grouped (transitively), and each LF of a group of size
+        Correlated LFs: LFs voting the same classes whose firing indicators correlate
+        above this are grouped (transitively), and each LF of a group of size
         ``g`` carries ``1 / g`` of the evidence, so near-duplicate rules are not counted
         ``g`` times. ``None`` (default) treats all LFs as conditionally independent.
     random_state : int or None
@@ -291,7 +294,7 @@ class LabelModel(Aggregator):
 
 
 SELECTION_GRID: tuple[dict[str, object], ...] = tuple(
-    {"class_balance": cb, "max_iter": it, "abstain_weight": aw, "correlation_threshold": 0.3}
+    {"class_balance": cb, "max_iter": it, "abstain_weight": aw, "correlation_threshold": 0.5}
     for cb in ("estimate", "uniform", "dev")
     for it in (1, 3, 10, 100)
     for aw in (1.0, 0.5)
