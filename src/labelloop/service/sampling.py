@@ -226,6 +226,60 @@ class SampleReport:
         return asdict(self)
 
 
+EMBEDDINGS = ("tfidf", "minilm")
+"""Item vectors for diversity and hybrid: TF-IDF + truncated SVD (64 dimensions, fitted on
+the pool, no extra) or the bundled all-MiniLM-L6-v2 sentence model (``embeddings`` extra)."""
+
+
+def _embed(texts: list[str], method: str, random_state: int | None) -> np.ndarray:
+    if method == "minilm":
+        from labelloop.labelers.embeddings import embed_texts
+
+        return np.asarray(embed_texts(texts))
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    x = TfidfVectorizer(sublinear_tf=True, min_df=1).fit_transform(texts)
+    dims = max(1, min(64, x.shape[1] - 1, x.shape[0] - 1))
+    z = TruncatedSVD(dims, random_state=random_state or 0).fit_transform(x)
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    return np.asarray(z / np.where(norms > 0, norms, 1.0))
+
+
+def _committee(
+    conn: Any, project: repo.Project, item_ids: np.ndarray, classes: list[str]
+) -> np.ndarray | None:
+    """Every model labeler's latest probabilities as committee members, (M, n_pool, K), NaN
+    rows where a member has not scored an item; None with fewer than two members."""
+    lb = t.labelers
+    refs = [
+        ModelRef(int(r.id), r.name, r.version)
+        for r in conn.execute(
+            select(lb.c.id, lb.c.name, lb.c.version).where(
+                lb.c.project_id == project.id, lb.c.kind == "model"
+            )
+        )
+    ]
+    position = {c: j for j, c in enumerate(classes)}
+    members = []
+    for ref in refs:
+        preds = load_predictions(conn, project, ref)
+        if not preds.probabilities:
+            continue
+        m = np.full((len(item_ids), len(classes)), np.nan)
+        for k, item_id in enumerate(item_ids.tolist()):
+            probs = preds.probabilities.get(item_id)
+            if probs:
+                row = np.zeros(len(classes))
+                for label, p in probs.items():
+                    if label in position:
+                        row[position[label]] = p
+                if row.sum() > 0:
+                    m[k] = row / row.sum()
+        members.append(m)
+    return np.stack(members) if len(members) >= 2 else None
+
+
 def sample(
     store: Store,
     project_name: str | None,
@@ -235,8 +289,16 @@ def sample(
     model: str | None = None,
     random_state: int | None = 0,
     options: dict[str, Any] | None = None,
+    embeddings: str = "tfidf",
+    text_field: str = "text",
 ) -> SampleReport:
-    """Select up to ``budget`` items with ``strategy`` and store them as a ``sample`` batch."""
+    """Select up to ``budget`` items with ``strategy`` and store them as a ``sample`` batch.
+
+    ``committee`` uses every model labeler of the project as a member; ``diversity`` and
+    ``hybrid`` use item vectors (``embeddings``: one of :data:`EMBEDDINGS`) of ``text_field``.
+    """
+    if embeddings not in EMBEDDINGS:
+        raise InvalidInput(f"unknown embeddings {embeddings!r}; expected one of {list(EMBEDDINGS)}")
     from labelloop.core.sampling import STRATEGIES, select_batch
 
     if strategy not in STRATEGIES:
@@ -297,11 +359,27 @@ def sample(
                     if label in position:
                         counts[position[label]] += 1
                 options["class_counts"] = counts
+        vectors = None
+        if strategy in ("diversity", "hybrid"):
+            texts = [
+                str(json.loads(r.data).get(text_field, ""))
+                for r in conn.execute(
+                    select(it.c.data)
+                    .where(it.c.project_id == project.id, it.c.data != "{}")
+                    .order_by(it.c.id)
+                )
+            ]
+            vectors = _embed(texts, embeddings, random_state)
+        members = None
+        if strategy == "committee" and found is not None:
+            members = _committee(conn, project, item_ids, list(found[1].label_space.labels))
         selection = select_batch(
             strategy,
             budget,
             n_pool=len(rows),
             probas=probas,
+            member_probas=members,
+            embeddings=vectors,
             exclude=exclude,
             random_state=random_state,
             **options,
@@ -319,6 +397,7 @@ def sample(
         if entries:
             params = {
                 "budget": budget,
+                "embeddings": embeddings if vectors is not None else None,
                 "random_state": random_state,
                 "method": selection.method,
                 "options": {
