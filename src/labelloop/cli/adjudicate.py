@@ -17,6 +17,10 @@ _HELP = " ".join(
         "fitting. OUT.csv gets task,label,confidence (confidence = posterior probability of",
         "the chosen label). With --gold, accuracy on the gold tasks is reported; gold is NOT",
         "used for fitting unless --clamp-gold is given.",
+        "\n\nProject mode (no ANSWERS argument): aggregates the workspace project's answer",
+        "events and records an adjudication event per item whose label or confidence changed",
+        "(method, version and parameters in its provenance); prints each source's estimated",
+        "reliability.",
         "\n\nMethods: auto (default), majority_vote, weighted_majority_vote, wawa,",
         "zero_based_skill, dawid_skene, one_coin_dawid_skene, hierarchical_dawid_skene, mace,",
         "glad (optionally with a version suffix such as dawid_skene.v1); --param NAME=VALUE",
@@ -47,21 +51,77 @@ def aggregate(
         [], "--param", "-p", help="Aggregator parameter NAME=VALUE (repeatable)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    project: str | None = typer.Option(
+        None, "--project", help="Project mode: project name (optional while there is one)."
+    ),
 ) -> None:
     if answers is None:
-        _project_mode(method)
+        for name, value in (("--gold", gold), ("--out", out), ("--labels", labels)):
+            if value is not None:
+                from labelloop.errors import InvalidInput
+
+                raise InvalidInput(
+                    f"{name} is for file mode; in project mode gold, labels and results "
+                    "live in the project"
+                )
+        _project_mode(project, method, clamp_gold, param, as_json)
         return
     _file_mode(answers, method, gold, clamp_gold, out, labels, param, as_json)
 
 
-def _project_mode(method: str) -> None:
-    """Project mode (adjudication events in a workspace): wired by the store layer later."""
-    from labelloop.errors import ConfigError
+def _project_mode(
+    project: str | None, method: str, clamp_gold: bool, param: list[str], as_json: bool
+) -> None:
+    """Aggregate the workspace project's answers into adjudication events."""
+    from labelloop.cli._common import open_workspace, print_json
+    from labelloop.service.adjudicate import adjudicate
 
-    raise ConfigError(
-        "project mode needs a workspace (not available yet); "
-        f"to aggregate a file run: labelloop aggregate ANSWERS.csv --method {method} --out OUT.csv"
+    ws = open_workspace()
+    try:
+        report = adjudicate(
+            ws.store, project, method=method, params=_parse_params(param), clamp_gold=clamp_gold
+        )
+    finally:
+        ws.close()
+    if as_json:
+        print_json(report.as_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    gold = (
+        f"; accuracy on {report.gold_items:,} gold items {report.gold_accuracy:.4f}"
+        if report.gold_accuracy is not None
+        else ""
     )
+    console.print(
+        f"{report.method} on {report.answers:,} answers over {report.items:,} items "
+        f"({report.n_iter} iterations, {report.seconds:.2f} s){gold}"
+    )
+    console.print(
+        f"{report.events_added:,} adjudication events recorded "
+        f"({report.changed_labels:,} items changed label)"
+    )
+    kinds = Table(title="reliability per source kind")
+    for col in ("kind", "labelers", "answers", "mean skill", "agreement with result"):
+        kinds.add_column(col, justify="left" if col == "kind" else "right")
+    for k in report.kinds:
+        skill = "-" if k.mean_skill is None else f"{k.mean_skill:.3f}"
+        kinds.add_row(k.kind, str(k.labelers), f"{k.answers:,}", skill, f"{k.mean_agreement:.3f}")
+    console.print(kinds)
+    table = Table(title="labelers (least reliable first)")
+    for col in ("kind", "name", "version", "answers", "skill", "agreement"):
+        table.add_column(
+            col, justify="right" if col in ("answers", "skill", "agreement") else "left"
+        )
+    ranked = sorted(report.labelers, key=lambda x: (x.skill is None, x.skill or 0.0))
+    for x in ranked[:25]:
+        skill = "-" if x.skill is None else f"{x.skill:.3f}"
+        table.add_row(x.kind, x.name, x.version[:12], f"{x.answers:,}", skill, f"{x.agreement:.3f}")
+    console.print(table)
+    if len(ranked) > 25:
+        console.print(f"... {len(ranked) - 25} more labelers (--json lists all)")
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:

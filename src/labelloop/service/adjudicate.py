@@ -38,6 +38,21 @@ class LabelerSkill:
     version: str
     answers: int
     skill: float | None
+    """The aggregator's reliability estimate (method-specific; None if it has none)."""
+    agreement: float
+    """Mean posterior of the labeler's own answers: how often the result agrees with it.
+    For a rule that only ever votes one class this is its precision, where the skill of a
+    full-confusion model is not."""
+
+
+@dataclass(frozen=True)
+class KindSummary:
+    kind: str
+    labelers: int
+    answers: int
+    mean_skill: float | None
+    """Answer-weighted mean skill of the kind's labelers."""
+    mean_agreement: float
 
 
 @dataclass
@@ -56,6 +71,7 @@ class AdjudicationReport:
     gold_accuracy: float | None
     skipped_answers: int
     labelers: list[LabelerSkill] = field(default_factory=list)
+    kinds: list[KindSummary] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,6 +199,10 @@ def adjudicate(
             for r in conn.execute(select(t.labelers).where(t.labelers.c.project_id == project.id))
         }
         answers_per_labeler = np.bincount(answers.labeler, minlength=len(labelers))
+        own_posterior = aggregator.probas_[answers.item, answers.label]
+        agreement = np.bincount(
+            answers.labeler, weights=own_posterior, minlength=len(labelers)
+        ) / np.maximum(answers_per_labeler, 1)
         report_labelers = []
         for code, labeler_id in enumerate(labelers.tolist()):
             row = labeler_rows.get(int(labeler_id))
@@ -192,7 +212,14 @@ def adjudicate(
             if skills is not None and np.isfinite(skills[code]):
                 skill = round(float(skills[code]), 4)
             report_labelers.append(
-                LabelerSkill(row.kind, row.name, row.version, int(answers_per_labeler[code]), skill)
+                LabelerSkill(
+                    row.kind,
+                    row.name,
+                    row.version,
+                    int(answers_per_labeler[code]),
+                    skill,
+                    round(float(agreement[code]), 4),
+                )
             )
     return AdjudicationReport(
         project=project.name,
@@ -209,4 +236,22 @@ def adjudicate(
         gold_accuracy=accuracy,
         skipped_answers=skipped,
         labelers=report_labelers,
+        kinds=_kind_summaries(report_labelers),
     )
+
+
+def _kind_summaries(labelers: list[LabelerSkill]) -> list[KindSummary]:
+    out = []
+    for kind in sorted({x.kind for x in labelers}):
+        group = [x for x in labelers if x.kind == kind]
+        n = sum(x.answers for x in group)
+        scored = [x for x in group if x.skill is not None]
+        n_scored = sum(x.answers for x in scored)
+        mean_skill = (
+            round(sum(x.skill * x.answers for x in scored if x.skill is not None) / n_scored, 4)
+            if n_scored
+            else None
+        )
+        mean_agreement = round(sum(x.agreement * x.answers for x in group) / max(n, 1), 4)
+        out.append(KindSummary(kind, len(group), n, mean_skill, mean_agreement))
+    return out

@@ -1,0 +1,87 @@
+"""Project-mode truth inference: adjudication events with provenance, current labels follow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from labelloop.errors import InvalidInput, NotFound
+from labelloop.service.adjudicate import adjudicate
+from labelloop.service.imports import import_answers, import_gold
+from labelloop.service.status import project_status, verify_chain
+from labelloop.store import tables as t
+
+
+@pytest.fixture
+def rte(store, shared_data):
+    folder = shared_data / "crowd" / "rte"
+    import_answers(store, None, folder / "answers.csv")
+    import_gold(store, None, folder / "gold.csv")
+    return store
+
+
+def test_adjudication_events_carry_method_and_state_follows(rte):
+    report = adjudicate(rte, None, method="dawid_skene")
+    assert report.method == "dawid_skene.v1"
+    assert (report.items, report.answers, report.events_added) == (800, 8000, 800)
+    assert report.gold_accuracy is not None and report.gold_accuracy > 0.9
+    assert len(report.labelers) == 164 and all(x.kind == "human" for x in report.labelers)
+    with rte.read() as conn:
+        event = conn.execute(
+            select(t.events).where(t.events.c.type == "adjudication").limit(1)
+        ).one()
+        state = conn.execute(
+            select(t.item_state).where(t.item_state.c.item_id == event.item_id)
+        ).one()
+    payload = json.loads(event.payload)
+    assert (
+        payload["method"] == "dawid_skene.v1"
+        and payload["params"]["aggregator"] == "dawid_skene.v1"
+    )
+    assert event.source == "aggregate" and 0.5 <= payload["confidence"] <= 1.0
+    assert state.label == event.label and state.event_id == event.id
+    assert project_status(rte, None)["stages"]["adjudicated"] == 800
+
+    # Same method on unchanged answers: nothing new to record.
+    assert adjudicate(rte, None, method="dawid_skene").events_added == 0
+    # Another method: only items whose label or confidence moved get a new event.
+    mv = adjudicate(rte, None, method="majority_vote")
+    assert 0 < mv.events_added <= 800
+    assert verify_chain(rte, None).ok
+
+
+def test_clamped_gold_is_respected(rte):
+    report = adjudicate(rte, None, method="dawid_skene", clamp_gold=True)
+    assert report.gold_accuracy == 1.0
+
+
+def test_cli_project_mode(rte, cli):
+    result = cli("aggregate", "--method", "majority_vote", "--json")
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    assert summary["events_added"] == 800 and summary["method"] == "majority_vote.v1"
+
+
+def test_unknown_method_and_empty_project(store):
+    with pytest.raises(NotFound, match="known"):
+        adjudicate(store, None, method="nope")
+    with pytest.raises(InvalidInput, match="no answers"):
+        adjudicate(store, None)
+
+
+def test_cli_project_mode_shows_reliability_per_source(rte, cli):
+    result = cli("aggregate", "--method", "auto")
+    assert result.code == 0, result.err
+    assert "reliability per source kind" in result.out and "human" in result.out
+    assert "800 adjudication events recorded" in result.out
+    bad = cli("aggregate", "--out", "x.csv")
+    assert bad.code == 2 and "--out is for file mode" in bad.err
+
+
+def test_agreement_with_result_is_precision_for_one_class_rules(rte):
+    report = adjudicate(rte, None, method="auto")
+    assert report.kinds[0].kind == "human" and report.kinds[0].answers == 8000
+    for labeler in report.labelers:
+        assert 0.0 <= labeler.agreement <= 1.0
