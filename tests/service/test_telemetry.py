@@ -180,3 +180,18 @@ def test_ingest_service_function_for_the_server(store):
     skipped = ingest_telemetry(store, None, [record(5), {"input": 1}], skip_invalid=True)
     assert skipped.added == 1 and skipped.rejected == 1
     assert skipped.rejections[0]["line"] == 2 and skipped.rejections[0]["field"] == "input"
+
+
+def test_parallel_parsing_gives_the_same_result_and_errors(store, tmp_path):
+    path = write(tmp_path / "t.jsonl", [record(i) for i in range(1, 30)])
+    report = import_telemetry(store, None, path, parallel=True)
+    assert (report.rows, report.added, report.new_items) == (29, 29, 29)
+    bad = write(tmp_path / "bad.jsonl", [record(i) for i in range(30, 40)], {7: "{"})
+    with pytest.raises(InvalidInput) as info:
+        import_telemetry(store, None, bad, parallel=True)
+    assert info.value.line == 7 and "not valid JSON" in str(info.value)
+    broken = tmp_path / "utf.jsonl"
+    broken.write_bytes(json.dumps(record(1)).encode() + b"\n\xff\xfe\n")
+    with pytest.raises(InvalidInput, match="line 2: not valid UTF-8"):
+        import_telemetry(store, None, broken, parallel=True)
+    assert counts(store) == (29, 29)

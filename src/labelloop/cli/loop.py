@@ -34,6 +34,13 @@ def telemetry_import(
             "--rejects", help="Where --skip-invalid writes rejects (default: PATH.rejects.jsonl)."
         ),
     ] = None,
+    parallel: Annotated[
+        bool,
+        typer.Option(
+            "--parallel",
+            help="Parse in a second process (faster when a second CPU core is idle).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import production predictions as answers of model labelers (name@version).
@@ -56,6 +63,7 @@ def telemetry_import(
                 skip_invalid=skip_invalid,
                 rejects_path=rejects,
                 progress=progress,
+                parallel=parallel,
             )
     finally:
         ws.close()

@@ -294,3 +294,58 @@ def iter_telemetry_batches(path: str | Path, batch_size: int = 10_000) -> Iterat
     """:func:`iter_telemetry` in lists of up to ``batch_size`` rows."""
     rows = iter_telemetry(path)
     return iter(lambda: list(itertools.islice(rows, batch_size)), [])
+
+
+def _parse_worker(path: str, batch_size: int, out: Any) -> None:
+    """Child process: parse and validate the file, sending batches (or the file error)."""
+    try:
+        for batch in iter_telemetry_batches(path, batch_size):
+            out.put(("batch", batch))
+        out.put(("end", None))
+    except InvalidInput as exc:
+        out.put(("error", (exc.reason, exc.source, exc.line, exc.field)))
+    except BaseException as exc:  # pragma: no cover - reported to the parent
+        out.put(("crash", f"{type(exc).__name__}: {exc}"))
+
+
+def iter_telemetry_batches_parallel(
+    path: str | Path, batch_size: int = 10_000, prefetch: int = 4
+) -> Iterator[list[Row]]:
+    """:func:`iter_telemetry_batches` parsed in a child process (overlaps with the caller's
+    database work on a second core). Same batches, same errors; the child stops when the
+    caller stops iterating."""
+    import multiprocessing as mp
+    import queue
+
+    path = Path(path)
+    iter_telemetry(path)  # file-level checks (missing, empty) raise here, in the caller
+    ctx = mp.get_context("spawn")  # no inherited database connections
+    out = ctx.Queue(maxsize=prefetch)
+    proc = ctx.Process(target=_parse_worker, args=(str(path), batch_size, out), daemon=True)
+    proc.start()
+    try:
+        while True:
+            try:
+                kind, value = out.get(timeout=1.0)
+            except queue.Empty:
+                if not proc.is_alive():
+                    raise InvalidInput(
+                        f"the telemetry parser process stopped (exit code {proc.exitcode})",
+                        source=str(path),
+                    ) from None
+                continue
+            if kind == "batch":
+                yield value
+            elif kind == "end":
+                return
+            elif kind == "error":
+                reason, source, line, field = value
+                raise InvalidInput(reason, source=source, line=line, field=field)
+            else:  # pragma: no cover
+                raise InvalidInput(f"the telemetry parser failed: {value}", source=str(path))
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join()
+        out.close()
+        out.cancel_join_thread()

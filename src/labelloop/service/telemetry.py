@@ -27,6 +27,7 @@ from labelloop.formats.telemetry import (
     _Bad,
     _check,
     iter_telemetry_batches,
+    iter_telemetry_batches_parallel,
 )
 from labelloop.schema import Schema
 from labelloop.service.imports import BATCH, Progress, _Rejects
@@ -204,15 +205,22 @@ def import_telemetry(
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    parallel: bool = False,
 ) -> TelemetryReport:
-    """Import a JSONL file of production predictions (see :mod:`labelloop.formats.telemetry`)."""
+    """Import a JSONL file of production predictions (see :mod:`labelloop.formats.telemetry`).
+
+    ``parallel`` parses and validates in a child process, overlapping the database work
+    (saves ~13 us of ~80 us CPU per record in this process; it helps when a second core is
+    idle and hurts on a saturated machine, so it is off by default).
+    """
     report = TelemetryReport(str(path))
     rejects = _Rejects(path, skip_invalid, rejects_path)
     try:
         with store.write() as conn:
             project = repo.get_project(conn, project_name, lock=True)
             sink = _Sink(conn, project, f"telemetry {path}", report)
-            for batch in iter_telemetry_batches(path, BATCH):
+            reader = iter_telemetry_batches_parallel if parallel else iter_telemetry_batches
+            for batch in reader(path, BATCH):
                 valid: list[TelemetryRecord] = []
                 for row in batch:
                     if isinstance(row, RejectedRow):
