@@ -24,6 +24,8 @@ A simulated loop (the gold label answers) on one CSV of texts and labels:
   (null if any seed did not reach it within random's range). ``aulc``: area under the
   accuracy-vs-labels curve (trapezoid, linear labels axis) over the common budget range,
   divided by its width -- mean accuracy over the range, in [0, 1]; mean over seeds.
+* ``NAME+density`` (e.g. ``margin+density``, opt-in via ``--strategies``): the strategy with
+  information-density weighting (``density=1``; k-center cold start on the embeddings).
 * Peer: small-text (if importable) ``PredictionEntropy`` and ``BreakingTies`` query
   strategies on the same model, features, seed sets and budgets (``smalltext_entropy``,
   ``smalltext_breaking_ties``).
@@ -191,13 +193,15 @@ def run_strategy(
     curve = Curve()
     rng = np.random.default_rng(seed * 1000 + 7)
     peer = Smalltext(name, k) if name in PEERS else None
-    strategy = "committee" if name == "committee_kl" else name
+    density = name.endswith("+density")
+    strategy = name.removesuffix("+density")
+    strategy = "committee" if strategy == "committee_kl" else strategy
     for step, budget in enumerate(budgets):
         need = budget - int(labeled.sum())
         idx_l = np.flatnonzero(labeled)
         two_classes = len(np.unique(y_pool[idx_l])) >= 2
         if need > 0:
-            emb = emb_pool if strategy in NEEDS_EMBEDDINGS else None
+            emb = emb_pool if strategy in NEEDS_EMBEDDINGS or density else None
             if not two_classes:
                 sel = select_batch(
                     "random" if peer is not None else strategy,
@@ -224,6 +228,8 @@ def run_strategy(
                     ]
                     kwargs["member_probas"] = np.stack(members)
                     kwargs["method"] = "kl" if name == "committee_kl" else "vote_entropy"
+                if density:
+                    kwargs["density"] = 1.0
                 if strategy == "class_balanced":
                     kwargs["class_counts"] = np.bincount(y_pool[idx_l], minlength=k)
                 sel = select_batch(

@@ -16,6 +16,7 @@ from labelloop.core.sampling import (
     Selection,
     k_center_greedy,
     score_committee,
+    score_density,
     score_entropy,
     score_least_confidence,
     score_margin,
@@ -308,3 +309,21 @@ def test_never_selects_excluded_or_duplicates(
     assert not exclude[idx].any()
     assert len(set(idx)) == len(idx) == min(budget, int((~exclude).sum()))
     assert len(sel.reasons) == len(idx) == sel.scores.shape[0]
+
+
+def test_density_weighting_skips_uncertain_outliers() -> None:
+    # item 0 is the most uncertain but lies alone, opposite the crowd; density weighting
+    # (Settles & Craven 2008) prefers the almost-as-uncertain item inside the crowd
+    emb = np.array([[-1.0, 0.0], [1.0, 0.0], [1.0, 0.1], [0.9, -0.1], [1.0, 0.05]])
+    p = np.array([[0.5, 0.5], [0.6, 0.4], [0.95, 0.05], [0.95, 0.05], [0.95, 0.05]])
+    plain = select_batch("margin", 1, n_pool=5, probas=p, embeddings=emb)
+    assert plain.indices.tolist() == [0]
+    dense = select_batch("margin", 1, n_pool=5, probas=p, embeddings=emb, density=1.0)
+    assert dense.indices.tolist() == [1]
+    assert dense.reasons[0].startswith("margin x density^1 ")
+    np.testing.assert_allclose(
+        score_density(emb)[0],
+        (1 + np.mean(emb / np.linalg.norm(emb, axis=1)[:, None] @ [-1, 0])) / 2,
+    )
+    with pytest.raises(InvalidInput, match="density weighting needs embeddings"):
+        select_batch("entropy", 1, n_pool=5, probas=p, density=1.0)

@@ -236,6 +236,37 @@ def score_committee(
     return out
 
 
+def score_density(embeddings: npt.ArrayLike) -> FloatArray:
+    """Information density: each item's mean cosine similarity to the pool, mapped to [0, 1].
+
+    Weighting an uncertainty score by ``density ** beta`` (Settles & Craven 2008) keeps
+    uncertain *outliers* (texts made of words the model never saw) from filling a batch.
+    With unit rows ``u``, the mean similarity is ``u_i . mean(u)``: O(n d).
+
+    Parameters
+    ----------
+    embeddings : array-like, shape (n, d)
+
+    Returns
+    -------
+    FloatArray, shape (n,)
+        ``(1 + mean cosine similarity) / 2``.
+
+    Examples
+    --------
+    >>> score_density([[1.0, 0.0], [1.0, 0.1], [-1.0, 0.0]]).round(2).tolist()
+    [0.67, 0.67, 0.33]
+    """
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2:
+        raise InvalidInput(f"embeddings must have shape (n_items, dim); got shape {x.shape}")
+    if x.shape[0] == 0:
+        return np.zeros(0, dtype=np.float64)
+    u = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    sim = u @ u.mean(axis=0)
+    return np.asarray(np.clip((1.0 + sim) / 2.0, 0.0, 1.0), dtype=np.float64)
+
+
 _SCORERS: dict[str, Callable[[npt.ArrayLike], FloatArray]] = {
     "least_confidence": score_least_confidence,
     "margin": score_margin,
@@ -462,6 +493,8 @@ def select_batch(
     random_state : int or Generator, optional
         Seed for random picks and tie-breaks; the same seed gives the same selection.
     **options
+        ``density`` (beta >= 0, default 0; needs embeddings) for the uncertainty strategies
+        and hybrid: scores times :func:`score_density` ** beta (information density);
         ``method`` ("vote_entropy" | "kl") for committee; ``uncertainty`` (default
         "entropy"), ``candidate_factor`` (default 10) and ``diversity`` ("kmeans" |
         "kcenter") for hybrid; ``class_counts`` (K,) labels per class so far for
@@ -499,11 +532,11 @@ def select_batch(
     budget = int(budget)
     allowed = {
         "committee": {"method"},
-        "hybrid": {"uncertainty", "candidate_factor", "diversity"},
+        "hybrid": {"uncertainty", "candidate_factor", "diversity", "density"},
         "class_balanced": {"class_counts", "uncertainty"},
-        "least_confidence": set(),
-        "margin": set(),
-        "entropy": set(),
+        "least_confidence": {"density"},
+        "margin": {"density"},
+        "entropy": {"density"},
         "random": set(),
         "diversity": set(),
     }[strategy]
@@ -563,10 +596,22 @@ def select_batch(
             )
         return _random(available, budget, rng, "random (cold start: no model predictions yet)")
 
+    beta = float(options.get("density", 0.0))
+    if beta < 0 or not np.isfinite(beta):
+        raise InvalidInput(f"density must be a finite number >= 0; got {beta}")
+    if beta > 0 and emb is None:
+        raise InvalidInput("density weighting needs embeddings of shape (n_pool, dim); got none")
+
+    def weighted(name: str, scores: FloatArray) -> tuple[FloatArray, str]:
+        if beta == 0 or emb is None:
+            return scores, name
+        return scores * score_density(emb) ** beta, f"{name} x density^{beta:g}"
+
     if strategy in _SCORERS:
         if p is None:
             return cold_start()
-        return _top(_SCORERS[strategy](p), available, budget, rng, strategy, strategy)
+        scores, label = weighted(strategy, _SCORERS[strategy](p))
+        return _top(scores, available, budget, rng, label, label)
 
     if strategy == "committee":
         method = options.get("method", "vote_entropy")
@@ -599,7 +644,7 @@ def select_batch(
     if strategy == "hybrid":
         if p is None:
             return cold_start()
-        scores = _SCORERS[uncertainty](p)
+        scores, uncertainty = weighted(uncertainty, _SCORERS[uncertainty](p))
         if emb is None:
             return _top(
                 scores,
