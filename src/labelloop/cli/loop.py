@@ -159,7 +159,7 @@ def sample_cmd(
         str | None,
         typer.Option(
             "--model",
-            help="Model labeler NAME[@VERSION] whose probabilities to use (default: latest).",
+            help="Model labeler NAME or NAME@VERSION whose probabilities to use (default: latest).",
         ),
     ] = None,
     embeddings: Annotated[
@@ -218,20 +218,22 @@ def route_cmd(
     target_precision: Annotated[
         float | None,
         typer.Option(
-            "--target-precision", help="Precision auto-accepted labels must reach (default 0.98)."
+            "--target-precision",
+            help="Precision auto-accepted labels must reach (policy; default 0.98).",
         ),
     ] = None,
     audit_fraction: Annotated[
         float | None,
         typer.Option(
-            "--audit-fraction", help="Share of auto-accepted items also sent to humans (0.05)."
+            "--audit-fraction",
+            help="Share of auto-accepted items also sent to humans (policy; default 0.05).",
         ),
     ] = None,
     show_suggestion: Annotated[
         bool | None,
         typer.Option(
             "--show-suggestion/--hide-suggestion",
-            help="Show the model suggestion to annotators (default: hidden).",
+            help="Show the model suggestion to annotators in the human queue (policy; default hidden).",
         ),
     ] = None,
     save: Annotated[
@@ -239,7 +241,7 @@ def route_cmd(
     ] = False,
     model: Annotated[
         str | None,
-        typer.Option("--model", help="Model labeler NAME[@VERSION] (default: latest)."),
+        typer.Option("--model", help="Model labeler NAME or NAME@VERSION (default: latest)."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the audit draw.")] = 0,
     as_json: JsonOpt = False,
