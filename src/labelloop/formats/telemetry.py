@@ -36,7 +36,14 @@ from typing import Any, TypeAlias
 from labelloop.errors import InvalidInput
 from labelloop.formats.rows import RejectedRow, _canonical
 
-__all__ = ["TelemetryRecord", "check_record", "iter_telemetry", "iter_telemetry_batches"]
+__all__ = [
+    "TelemetryRecord",
+    "check_record",
+    "iter_telemetry",
+    "iter_telemetry_batches",
+    "iter_telemetry_batches_parallel",
+    "validate_record",
+]
 
 FIELDS = (
     "input",
@@ -141,6 +148,16 @@ def check_record(obj: Any, line: int) -> TelemetryRecord:
         return _check(obj, line)
     except _Bad as bad:
         raise InvalidInput(bad.message, line=line, field=bad.field) from None
+
+
+def validate_record(obj: Any, line: int, raw: str | None = None) -> Row:
+    """One parsed record as a :class:`TelemetryRecord`, or a ``RejectedRow`` saying why not."""
+    try:
+        return _check(obj, line)
+    except _Bad as bad:
+        return RejectedRow(
+            line, bad.field, bad.message, raw if raw is not None else repr(obj)[:2000]
+        )
 
 
 def _check(obj: Any, line: int) -> TelemetryRecord:

@@ -24,10 +24,9 @@ from labelloop.errors import InvalidInput
 from labelloop.formats.rows import RejectedRow
 from labelloop.formats.telemetry import (
     TelemetryRecord,
-    _Bad,
-    _check,
     iter_telemetry_batches,
     iter_telemetry_batches_parallel,
+    validate_record,
 )
 from labelloop.schema import Schema
 from labelloop.service.imports import BATCH, Progress, _Rejects
@@ -279,10 +278,11 @@ def ingest_telemetry(
         for batch in _batched(records):
             valid: list[TelemetryRecord] = []
             for position, obj in batch:
-                try:
-                    valid.append(_check(obj, position))
-                except _Bad as bad:
-                    reject(RejectedRow(position, bad.field, bad.message, repr(obj)[:2000]))
+                row = validate_record(obj, position)
+                if isinstance(row, RejectedRow):
+                    reject(row)
+                else:
+                    valid.append(row)
             report.rows += len(batch)
             sink.store(valid, reject)
     report.rejected = len(rejected)
