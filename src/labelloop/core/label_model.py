@@ -219,16 +219,21 @@ class LabelModel(Aggregator):
         a = fi.answers
         k, n, n_lab = a.n_classes, a.n_items, a.n_labelers
         mat = _incidence(a)
-        counts = np.asarray(mat @ np.tile(np.eye(k), (n_lab, 1)))
-        total = counts.sum(axis=1, keepdims=True)
-        post = np.where(total > 0, counts / np.maximum(total, 1.0), 1.0 / k)
+        col = a.labeler * k + a.label
+        # posteriors are kept class-major, shape (K, n_items): row reductions over K
+        # contiguous vectors instead of n_items short rows
+        post_t = np.zeros((k, n))
+        np.add.at(post_t, (a.label, a.item), 1.0)
+        total = post_t.sum(axis=0)
+        post_t = np.where(total > 0, post_t / np.maximum(total, 1.0), 1.0 / k)
         rows = np.flatnonzero(fi.known)
+        gold_rows = fi.gold[rows]
         if rows.size:
-            post[rows] = 0.0
-            post[rows, fi.gold[rows]] = 1.0
+            post_t[:, rows] = 0.0
+            post_t[gold_rows, rows] = 1.0
         fixed = self._fixed_balance(k)
         self.lf_weights_ = lf_group_weights(a, self.correlation_threshold)
-        votes = np.asarray(mat.sum(axis=0)).reshape(n_lab, k)  # votes per LF and class
+        votes = np.bincount(col, minlength=n_lab * k).astype(np.float64).reshape(n_lab, k)
         s, pa = float(self.smoothing), float(self.prior_accuracy)
         prev = -np.inf
         ll = -np.inf
@@ -236,27 +241,31 @@ class LabelModel(Aggregator):
         it = 0
         while it < self.max_iter:
             it += 1
-            mass = post.sum(axis=0)
-            on = np.einsum("jkk->jk", np.asarray(mat.T @ post).reshape(n_lab, k, k))
+            mass = post_t.sum(axis=1)
+            # expected votes of LF j for class y on items whose class is y
+            on = np.bincount(col, weights=post_t[a.label, a.item], minlength=n_lab * k)
+            on = on.reshape(n_lab, k)
             self.theta_ = (on + s * pa) / (mass[None, :] + s)
             self.phi_ = (votes - on + s * (1.0 - pa)) / (n - mass[None, :] + s)
             if fixed is None:
                 self.class_balance_ = (mass + 1.0) / (n + k)
             else:
                 self.class_balance_ = fixed
-            scores = self._scores(mat, n_lab, k)
-            top = scores.max(axis=1, keepdims=True)
-            post = np.exp(scores - top)
-            z = post.sum(axis=1, keepdims=True)
-            post /= z
+            post_t = np.ascontiguousarray(self._scores(mat, n_lab, k).T)
+            top = post_t.max(axis=0)
+            post_t -= top
+            np.exp(post_t, out=post_t)
+            z = post_t.sum(axis=0)
+            post_t /= z
             if rows.size:
-                post[rows] = 0.0
-                post[rows, fi.gold[rows]] = 1.0
+                post_t[:, rows] = 0.0
+                post_t[gold_rows, rows] = 1.0
             ll = float((np.log(z) + top).sum())
             if ll - prev <= self.tol * max(n, 1):
                 converged = True
                 break
             prev = ll
+        post = np.ascontiguousarray(post_t.T)
         self.probas_ = post
         labels = argmax_tiebreak(post)
         self.labels_ = labels
