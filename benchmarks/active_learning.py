@@ -10,6 +10,8 @@ A simulated loop (the gold label answers) on one CSV of texts and labels:
   100-d LSA (truncated SVD of the TF-IDF, unit length), or ``--embeddings minilm`` for the
   sentence embeddings of ``labelloop.labelers.embed_texts`` (optional extra; cached in
   ``benchmarks/.cache``).
+* ``--features minilm`` trains the model on the MiniLM sentence embeddings instead (what
+  ``labelloop.labelers.EmbeddingLabeler`` does); the NB committee member stays on TF-IDF.
 * Budgets grow geometrically: ``--init`` (20) labels, then x``--growth`` (1.25) per round. The
   seed set is chosen by ``select_batch`` itself: until two classes are labeled there is no
   model, so every strategy cold-starts (random, or k-center on embeddings for diversity /
@@ -182,6 +184,7 @@ def run_strategy(
     x_test: Any,
     y_test: np.ndarray,
     emb_pool: np.ndarray,
+    tfidf_pool: Any,
     budgets: list[int],
     k: int,
     seed: int,
@@ -222,7 +225,11 @@ def run_strategy(
                     members = [
                         probas,
                         fit_proba(
-                            MultinomialNB(alpha=0.1), x_pool[idx_l], y_pool[idx_l], x_pool, k
+                            MultinomialNB(alpha=0.1),
+                            tfidf_pool[idx_l],
+                            y_pool[idx_l],
+                            tfidf_pool,
+                            k,
                         ),
                         fit_proba(model(), emb_pool[idx_l], y_pool[idx_l], emb_pool, k),
                     ]
@@ -270,6 +277,12 @@ def main() -> None:
     ap.add_argument("--init", type=int, default=20)
     ap.add_argument("--growth", type=float, default=1.25)
     ap.add_argument("--embeddings", choices=("lsa", "minilm"), default="lsa")
+    ap.add_argument(
+        "--features",
+        choices=("tfidf", "minilm"),
+        default="tfidf",
+        help="model input: TF-IDF (default) or MiniLM sentence embeddings (EmbeddingLabeler)",
+    )
     ap.add_argument("--strategies", default=",".join(OURS + PEERS))
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -277,12 +290,16 @@ def main() -> None:
     t0 = time.perf_counter()
     texts, y, classes = load(args.data, args.text_col, args.label_col)
     k = len(classes)
-    x_all = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2).fit_transform(texts)
-    x_all = sparse.csr_matrix(x_all)
+    tfidf_all = sparse.csr_matrix(
+        TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2).fit_transform(texts)
+    )
+    x_all: Any = tfidf_all
+    if args.features == "minilm":
+        x_all = minilm_embeddings(texts, args.data)
     if args.embeddings == "minilm":
         emb_all = minilm_embeddings(texts, args.data)
     else:
-        emb_all = TruncatedSVD(100, random_state=0).fit_transform(x_all)
+        emb_all = TruncatedSVD(100, random_state=0).fit_transform(tfidf_all)
         emb_all /= np.maximum(np.linalg.norm(emb_all, axis=1, keepdims=True), 1e-12)
     names = [s for s in args.strategies.split(",") if s]
     if any(n in PEERS for n in names):
@@ -308,12 +325,19 @@ def main() -> None:
         pool_i = rng.permutation(pool_i)
         x_pool, y_pool, x_test, y_test = x_all[pool_i], y[pool_i], x_all[test_i], y[test_i]
         emb_pool = emb_all[pool_i]
+        tfidf_pool = tfidf_all[pool_i]
         full_acc = float((model().fit(x_pool, y_pool).predict(x_test) == y_test).mean())
         full.append(full_acc)
         target = 0.95 * full_acc
         budgets = schedule(args.init, args.growth, len(pool_i))
         common = dict(
-            x_pool=x_pool, y_pool=y_pool, x_test=x_test, y_test=y_test, emb_pool=emb_pool, k=k
+            x_pool=x_pool,
+            y_pool=y_pool,
+            x_test=x_test,
+            y_test=y_test,
+            emb_pool=emb_pool,
+            tfidf_pool=tfidf_pool,
+            k=k,
         )
         t = time.perf_counter()
         rand = run_strategy("random", budgets=budgets, seed=seed, stop_at=target, **common)
@@ -350,6 +374,7 @@ def main() -> None:
         "init": args.init,
         "growth": args.growth,
         "embeddings": args.embeddings,
+        "features": args.features,
         "labels_to_95_method": "linear interpolation between budget steps; mean over seeds",
         "full_data_accuracy": float(np.mean(full)),
         "full_data_accuracy_per_seed": full,
