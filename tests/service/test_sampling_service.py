@@ -134,3 +134,21 @@ def test_committee_of_model_labelers_and_diversity_on_tfidf_vectors(store, tmp_p
     assert not {i.key for i in diverse.items} & {i.key for i in committee.items}
     with pytest.raises(InvalidInput, match="unknown embeddings"):
         sample(store, None, "diversity", 5, embeddings="bert")
+
+
+def test_concurrent_samples_never_queue_an_item_twice(store, tmp_path):
+    import threading
+
+    import_items(store, None, make_items(tmp_path))
+    ingest_telemetry(store, None, telemetry())
+    reports = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(sample(store, None, "entropy", 20)))
+        for _ in range(2)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    keys = [i.key for r in reports for i in r.items]
+    assert len(keys) == 40 and len(set(keys)) == 40

@@ -195,3 +195,26 @@ def test_parallel_parsing_gives_the_same_result_and_errors(store, tmp_path):
     with pytest.raises(InvalidInput, match="line 2: not valid UTF-8"):
         import_telemetry(store, None, broken, parallel=True)
     assert counts(store) == (29, 29)
+
+
+def test_concurrent_imports_neither_lose_nor_duplicate(store, tmp_path):
+    import threading
+
+    a = write(tmp_path / "a.jsonl", [record(i) for i in range(1, 301)])
+    b = write(tmp_path / "b.jsonl", [record(i) for i in range(151, 451)])
+    errors = []
+
+    def run(path):
+        try:
+            import_telemetry(store, None, path)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in (a, b)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert counts(store) == (450, 450)
+    assert verify_chain(store, None).ok
