@@ -188,10 +188,15 @@ def test_missing_out_and_missing_file(cli: Run, tmp_path: Path) -> None:
     assert res.code == 2 and "file not found" in res.err
 
 
-def test_project_mode_is_not_wired_yet(cli: Run) -> None:
+def test_project_mode_without_workspace_is_one_line(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABELLOOP_DATABASE_URL", raising=False)
     res = cli("aggregate", "--method", "dawid_skene")
     assert res.code == 2
-    assert "project mode needs a workspace" in res.err
+    assert res.err.startswith("error: ") and "workspace" in res.err
+    assert res.err.count("\n") == 1
 
 
 def test_help_states_the_duplicate_rule(cli: Run) -> None:
