@@ -28,8 +28,9 @@ Examples
 --------
 >>> from labelloop.core.answers import Answers
 >>> votes = Answers.from_codes([0, 0, 1, 2, 2], [0, 1, 0, 1, 2], [1, 1, 1, 0, 0], n_items=4)
->>> LabelModel().fit(votes).labels_.tolist()
-[1, 1, 0, 1]
+>>> model = LabelModel().fit(votes)
+>>> model.labels_.tolist(), model.predict(votes).tolist()
+([1, 1, 0, -1], [1, 1, 0, 1])
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ class LabelModel(Aggregator):
     Attributes
     ----------
     labels_ : array of int, shape (n_items,)
+        ``ABSTAIN`` for items without votes or gold (use :meth:`predict` to label them
+        by the class balance).
     probas_ : array of float, shape (n_items, K)
     theta_, phi_ : array of float, shape (n_labelers, K)
         Firing rates on the voted class's own items / on other classes' items.
@@ -268,6 +271,9 @@ class LabelModel(Aggregator):
         post = np.ascontiguousarray(post_t.T)
         self.probas_ = post
         labels = argmax_tiebreak(post)
+        # the aggregator contract: no answers and no gold -> ABSTAIN (``probas_`` still
+        # holds the class balance there; :meth:`predict` labels such items by it)
+        labels[~((np.bincount(a.item, minlength=n) > 0) | fi.known)] = ABSTAIN
         self.labels_ = labels
         self.n_iter_ = it
         self.converged_ = converged
@@ -364,3 +370,12 @@ def select_label_model(
     if best is None:
         raise ValueError("grid must hold at least one configuration")
     return best[1], results
+
+
+def _register() -> None:
+    from labelloop.core.aggregate import AGGREGATORS
+
+    AGGREGATORS.setdefault(LabelModel.name, LabelModel)
+
+
+_register()

@@ -324,11 +324,12 @@ def lf_report(
         for f in (0, 1):
             half = np.where(fold != f, gold, ABSTAIN)
             held = fold == f
-            cross[held] = LabelModel(class_balance=balance).fit(votes, half).labels_[held]
+            part = LabelModel(class_balance=balance).fit(votes, half)
+            cross[held] = part.predict(votes)[held]
         model = LabelModel(class_balance=balance).fit(votes, gold)
     else:
         model = weak
-        cross = weak.labels_
+        cross = weak.predict(votes)
     fit_seconds = time.perf_counter() - start
 
     def acc(pred: np.ndarray, mask: np.ndarray) -> float | None:
@@ -365,7 +366,7 @@ def lf_report(
             "method": model.name,
             "params": model.params(),
             "gold_clamped": selecting,
-            "votes_only_gold_accuracy": acc(weak.labels_, known),
+            "votes_only_gold_accuracy": acc(weak.predict(votes), known),
             "seconds": round(fit_seconds, 4),
             "gold_accuracy": acc(lm_pred, known),
             "gold_accuracy_covered": acc(lm_pred, known & covered),

@@ -87,3 +87,5 @@ __all__ = [
     "make_aggregator",
     "resolve_name",
 ]
+
+import labelloop.core.label_model  # noqa: E402,F401  (registers label_model.v1)
