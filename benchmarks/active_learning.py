@@ -19,11 +19,14 @@ A simulated loop (the gold label answers) on one CSV of texts and labels:
 * Each round: fit on the labeled items, score the pool, ``select_batch(strategy, ...)`` with
   the labeled items excluded. ``committee`` = three members (LR on TF-IDF, multinomial NB on
   TF-IDF, LR on the embeddings), vote entropy; ``committee_kl`` = same members, mean KL.
-* Random runs first; the schedule stops at the first budget where random's test accuracy is
-  >= 95% of full-data accuracy (or the pool is exhausted). Every strategy runs the same budgets.
+* Random runs first; its run stops at the first budget where its test accuracy is >= 95% of
+  full-data accuracy (or the pool is exhausted): that budget closes the common range. Every
+  other strategy runs the same budgets, at least to random's stop (for AULC) and on until it
+  reaches 95% too, at most ``--max-factor`` (3) x random's stop (a lucky early crossing of
+  random must not leave the others unmeasured).
 * ``labels_to_95``: the first crossing of 0.95 x full-data accuracy, linearly interpolated in
   labels between the last budget below and the first at or above it; mean over seeds
-  (null if any seed did not reach it within random's range). ``aulc``: area under the
+  (null if any seed did not reach it within ``--max-factor`` x random's stop). ``aulc``: area under the
   accuracy-vs-labels curve (trapezoid, linear labels axis) over the common budget range,
   divided by its width -- mean accuracy over the range, in [0, 1]; mean over seeds.
 * ``NAME+density`` (e.g. ``margin+density``, opt-in via ``--strategies``): the strategy with
@@ -189,8 +192,9 @@ def run_strategy(
     k: int,
     seed: int,
     stop_at: float | None = None,
+    min_budget: int = 0,
 ) -> Curve:
-    """One simulated loop. With ``stop_at`` (random): stop once accuracy >= stop_at."""
+    """One simulated loop; stops once accuracy has reached ``stop_at`` and budget >= min_budget."""
     n_pool = x_pool.shape[0]
     labeled = np.zeros(n_pool, dtype=bool)
     curve = Curve()
@@ -199,6 +203,7 @@ def run_strategy(
     density = name.endswith("+density")
     strategy = name.removesuffix("+density")
     strategy = "committee" if strategy == "committee_kl" else strategy
+    reached = False
     for step, budget in enumerate(budgets):
         need = budget - int(labeled.sum())
         idx_l = np.flatnonzero(labeled)
@@ -259,7 +264,8 @@ def run_strategy(
             acc = float((y_test == y_pool[idx_l][0]).mean())
         curve.budgets.append(budget)
         curve.accuracy.append(acc)
-        if stop_at is not None and acc >= stop_at:
+        reached = reached or (stop_at is not None and acc >= stop_at)
+        if reached and budget >= min_budget:
             break
         if step == len(budgets) - 1:
             break
@@ -276,6 +282,13 @@ def main() -> None:
     ap.add_argument("--test-size", type=float, default=0.25)
     ap.add_argument("--init", type=int, default=20)
     ap.add_argument("--growth", type=float, default=1.25)
+    ap.add_argument(
+        "--max-factor",
+        type=float,
+        default=3.0,
+        help="other strategies run until they reach 95%% too, at most this many times "
+        "random's budget (default 3)",
+    )
     ap.add_argument("--embeddings", choices=("lsa", "minilm"), default="lsa")
     ap.add_argument(
         "--features",
@@ -344,11 +357,13 @@ def main() -> None:
         per["random"]["sec"].append(time.perf_counter() - t)
         stop = rand.budgets[-1]
         random_stop.append(stop)
-        budgets = [b for b in budgets if b <= stop]
+        budgets = [b for b in budgets if b <= args.max_factor * stop]
         curves = {"random": rand}
         for name in names[1:]:
             t = time.perf_counter()
-            curves[name] = run_strategy(name, budgets=budgets, seed=seed, **common)
+            curves[name] = run_strategy(
+                name, budgets=budgets, seed=seed, stop_at=target, min_budget=stop, **common
+            )
             per[name]["sec"].append(time.perf_counter() - t)
         for name, c in curves.items():
             per[name]["l95"].append(crossing(c, target))
