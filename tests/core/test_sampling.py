@@ -327,3 +327,12 @@ def test_density_weighting_skips_uncertain_outliers() -> None:
     )
     with pytest.raises(InvalidInput, match="density weighting needs embeddings"):
         select_batch("entropy", 1, n_pool=5, probas=p, density=1.0)
+
+
+def test_hybrid_switches_to_k_center_for_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sampling, "KMEANS_MAX_WORK", 10.0)
+    n = 100
+    p, emb = _probas(n, 2), np.random.default_rng(1).normal(size=(n, 3))
+    sel = select_batch("hybrid", 5, n_pool=n, probas=p, embeddings=emb, random_state=0)
+    assert sel.method == "hybrid (entropy top 50, then kcenter)"
+    assert len(set(sel.indices.tolist())) == 5

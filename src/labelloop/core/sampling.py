@@ -24,7 +24,8 @@ Strategies
                       score), then ``budget`` diverse ones among them: weighted k-means on their
                       embeddings, the candidate nearest each centroid (Zhdanov 2019,
                       "Diverse mini-batch active learning"); ``diversity="kcenter"`` uses
-                      k-center greedy on the candidates instead.
+                      k-center greedy on the candidates instead (also used when
+                      ``budget * candidates * dim`` exceeds :data:`KMEANS_MAX_WORK`).
 ``class_balanced``    equal quotas per predicted class (``predicted``, else argmax of
                       ``probas``); with ``class_counts`` (labels per class so far) the quotas
                       fill the rarest classes first. Within a class: most uncertain first.
@@ -61,6 +62,9 @@ STRATEGIES: tuple[str, ...] = (
 """Names accepted by :func:`select_batch`."""
 
 UNCERTAINTY_SCORES: tuple[str, ...] = ("least_confidence", "margin", "entropy")
+
+KMEANS_MAX_WORK = 1e9
+"""Hybrid switches from k-means to k-center when ``budget * candidates * dim`` exceeds this."""
 
 
 @dataclass(frozen=True)
@@ -666,6 +670,8 @@ def select_batch(
         n_cand = min(available.shape[0], max(budget, int(np.ceil(factor * budget))))
         cand = available[order[:n_cand]]
         rank_of = {int(available[j]): r + 1 for r, j in enumerate(order[:n_cand])}
+        if diversity == "kmeans" and budget * n_cand * emb.shape[1] > KMEANS_MAX_WORK:
+            diversity = "kcenter"  # k-means would take minutes; k-center is one pass per pick
         if diversity == "kcenter":
             picks, _ = k_center_greedy(
                 emb, budget, candidates=cand, centers=excluded, random_state=rng
