@@ -30,6 +30,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+CPU: list[float] = []
 WORDS = "free win call now prize claim text reply stop hello meet lunch later tonight".split()
 
 
@@ -52,6 +53,8 @@ def generate(path: Path, n: int) -> None:
 
 
 def run_child(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of one child process; its CPU seconds
+    (user + system, the parser grandchild included) go to ``CPU[-1]``."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -60,6 +63,7 @@ def run_child(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{err}{out}")
+    CPU.append(usage.ru_utime + usage.ru_stime)
     return seconds, usage.ru_maxrss / 1024, out
 
 
@@ -93,6 +97,7 @@ def main() -> None:
                     "records": n,
                     "seconds": round(seconds, 2),
                     "records_per_s": round(n / seconds),
+                    "cpu_seconds": round(CPU[-1], 1),
                     "peak_rss_mb": round(rss, 1),
                     "new_items": report["new_items"],
                     "file_mb": round(data.stat().st_size / 2**20, 1),
@@ -110,6 +115,7 @@ def main() -> None:
                         "records": n,
                         "seconds": round(seconds, 2),
                         "records_per_s": round(n / seconds),
+                        "cpu_seconds": round(CPU[-1], 1),
                         "peak_rss_mb": round(rss, 1),
                         "new_items": report["new_items"],
                         "file_mb": round(data.stat().st_size / 2**20, 1),
@@ -124,6 +130,7 @@ def main() -> None:
                         "records": n,
                         "seconds": round(seconds, 2),
                         "records_per_s": round(n / seconds),
+                        "cpu_seconds": round(CPU[-1], 1),
                         "peak_rss_mb": round(rss, 1),
                         "new_items": 0,
                         "file_mb": round(data.stat().st_size / 2**20, 1),
@@ -141,6 +148,7 @@ def main() -> None:
                     "seconds": main_run["seconds"],
                     "records_per_s": main_run["records_per_s"],
                     "peak_rss_mb": main_run["peak_rss_mb"],
+                    "cpu_seconds": main_run["cpu_seconds"],
                     "load_avg_1m": round(load, 2),
                     "runs": runs,
                 }
@@ -151,11 +159,13 @@ def main() -> None:
         f"telemetry import into SQLite via the CLI (1-min load average {load:.1f}, {os.cpu_count()} CPUs)"
     )
     print(
-        f"{'records':>10} {'path':<24} {'seconds':>8} {'records/s':>10} {'peak RSS MB':>12} {'file MB':>8}"
+        f"{'records':>10} {'path':<24} {'seconds':>8} {'CPU s':>7} {'records/s':>10} "
+        f"{'peak RSS MB':>12} {'file MB':>8}"
     )
     for r in runs:
         print(
-            f"{r['records']:>10,} {r['path']:<24} {r['seconds']:>8.1f} {r['records_per_s']:>10,} "
+            f"{r['records']:>10,} {r['path']:<24} {r['seconds']:>8.1f} {r['cpu_seconds']:>7.1f} "
+            f"{r['records_per_s']:>10,} "
             f"{r['peak_rss_mb']:>12.1f} {r['file_mb']:>8.1f}"
         )
 
