@@ -81,6 +81,7 @@ def test_json_summary_and_gold_accuracy_without_clamping(cli: Run, tmp_path: Pat
     assert summary["n_tasks"] == 800 and summary["n_answers"] == 8000
     assert summary["gold"]["tasks_scored"] == 800 and summary["gold"]["clamped"] is False
     assert 0.9 < summary["gold"]["accuracy"] < 0.95  # DS on rte: ~92.7 %, not a trivial 100 %
+    assert summary["accuracy"] == summary["gold"]["accuracy"]
     assert len(read_out(out)) == 800
 
     clamped = cli(

@@ -240,6 +240,7 @@ def _file_mode(
     if gold_codes is not None and gold_known is not None:
         n = int(gold_known.sum())
         acc = float((labels_out[gold_known] == gold_codes[gold_known]).mean()) if n else None
+        summary["accuracy"] = acc
         summary["gold"] = {
             "listed": n_gold_listed,
             "tasks_scored": n,
