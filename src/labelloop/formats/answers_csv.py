@@ -78,12 +78,12 @@ def _read_string_table(path: Path, required: tuple[str, ...]) -> pa.Table:
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """Sorted distinct values and each row's code into them."""
     encoded = column.combine_chunks().dictionary_encode()
-    values = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    order = np.argsort(values.astype(str), kind="stable")
+    # Arrow sorts the distinct strings in C++ (bytewise = code point order, as str sorting).
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy(zero_copy_only=False)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return rank[idx], [str(v) for v in values[order]]
+    return rank[idx], encoded.dictionary.take(pa.array(order)).to_pylist()
 
 
 def read_answers_csv(path: str | Path, *, label_space: LabelSpace | None = None) -> AnswerTable:
