@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,44 @@ GENESIS = "0" * 64
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
-# One encoder built once: ``json.dumps`` with options builds a new one per call, which
-# costs more than the encoding itself for small values (the import hot path).
+
+
+def _reject(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _build_c_encoder() -> Callable[[Any, int], list[str]] | None:
+    """CPython's C encoder with canonical settings, built once.
+
+    ``json.dumps`` (and ``JSONEncoder.encode``) build a new encoder on every call, which for
+    small values costs more than the encoding itself; this is the hashing hot path of
+    imports and event chains. The result is checked byte-for-byte against the documented
+    encoder at import, and ``None`` (fall back) when unavailable or different.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - other Python implementations
+        return None
+    try:
+        encoder: Callable[[Any, int], list[str]] = make(
+            None,  # no cycle check: canonical values are trees (a cycle ends in RecursionError)
+            _reject,
+            json.encoder.encode_basestring,  # ensure_ascii=False
+            None,
+            ":",
+            ",",
+            True,  # sort_keys
+            False,  # skipkeys
+            False,  # allow_nan
+        )
+        probe = {"b": [1.5, "é", None, True, 10**20, "\u2028"], "a": {"z": '\n"\x00', "y": -0.0}}
+        if "".join(encoder(probe, 0)) == _ENCODER.encode(probe):
+            return encoder
+    except Exception:  # pragma: no cover - a changed private signature
+        pass
+    return None  # pragma: no cover
+
+
+_C_ENCODER = _build_c_encoder()
 
 
 def canonical_json(value: Any) -> str:
@@ -33,7 +69,9 @@ def canonical_json(value: Any) -> str:
     >>> canonical_json({"b": 1, "a": [1.5, "é"]})
     '{"a":[1.5,"é"],"b":1}'
     """
-    return _ENCODER.encode(value)
+    if _C_ENCODER is None or isinstance(value, str):  # pragma: no cover - fallback
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODER(value, 0))
 
 
 def sha256_hex(text: str) -> str:

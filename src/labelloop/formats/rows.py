@@ -55,7 +55,6 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from json import decoder as _json_decoder
-from json import encoder as _json_encoder
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -137,61 +136,14 @@ class RejectedRow:
 Row: TypeAlias = ItemRow | RejectedRow
 
 
-# ---------------------------------------------------------------------------------------------
-# Hashing hot path.
-#
-# ``content_hash`` goes through ``json.dumps``, which builds a new encoder per call; for small
-# rows that costs more than the parse. The same C encoder, built once, gives byte-identical
-# canonical JSON (checked at import; the pure-Python path is used when it is unavailable).
-# ---------------------------------------------------------------------------------------------
-
-
-def _no_default(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON-representable")
-
-
-def _build_c_encoder() -> Callable[[Any, int], list[str]] | None:
-    """The C encoder behind ``canonical_json``, built once; ``None`` if unavailable/different."""
-    make = getattr(_json_encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - other Python implementations
-        return None
-    try:
-        enc: Callable[[Any, int], list[str]] = make(
-            None,  # no circular check: parsed rows cannot be circular
-            _no_default,
-            _json_encoder.encode_basestring,  # ensure_ascii=False
-            None,
-            ":",
-            ",",
-            True,  # sort_keys
-            False,  # skipkeys
-            False,  # allow_nan
-        )
-        probe = {"b": [1.5, "é", None, True, 10**20, "\u2028"], "a": {"z": '\n"\x00', "y": -0.0}}
-        if "".join(enc(probe, 0)) == canonical_json(probe):
-            return enc
-    except Exception:  # pragma: no cover - a changed private signature
-        pass
-    return None  # pragma: no cover
-
-
-_c_encoder = _build_c_encoder()
-
-
-def _canonical(value: Any) -> str:
-    """``canonical_json(value)``, faster."""
-    if _c_encoder is None:  # pragma: no cover
-        return canonical_json(value)
-    return "".join(_c_encoder(value, 0))
-
-
+# Hashing hot path: ``canonical_json`` uses an encoder built once (see core.provenance).
 _sha256 = hashlib.sha256
 
 
 def _item_hash(data: dict[str, Any], media: str | None) -> str:
     """``content_hash({"data": data, "media": media})`` ("data" sorts before "media")."""
-    media_json = "null" if media is None else _canonical(media)
-    text = '{"data":' + _canonical(data) + ',"media":' + media_json + "}"
+    media_json = "null" if media is None else canonical_json(media)
+    text = '{"data":' + canonical_json(data) + ',"media":' + media_json + "}"
     return _sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -352,13 +304,12 @@ class _RowMaker:
     def bind(self) -> Callable[[dict[str, Any], int, str | None], Row]:
         """``make`` with a fast path for the common row (string/int id, no metadata/media)."""
         general = self.make
-        enc = _c_encoder
-        if enc is None or self.split is not None:
-            return general  # pragma: no cover
+        if self.split is not None:
+            return general
+        encode = canonical_json
         id_key = self.id_key
         id_required = self.id_required
         missing = _MISSING
-        join = "".join
         sha = _sha256
         item_row = ItemRow
 
@@ -381,7 +332,7 @@ class _RowMaker:
                 return general(obj, line, raw)
             try:
                 digest = sha(
-                    ('{"data":' + join(enc(obj, 0)) + ',"media":null}').encode("utf-8")
+                    ('{"data":' + encode(obj) + ',"media":null}').encode("utf-8")
                 ).hexdigest()
             except (TypeError, ValueError, UnicodeEncodeError):
                 if external_id is not None:
@@ -470,7 +421,7 @@ class _RowMaker:
         elif not isinstance(value, dict):
             return f"saw {_json_kind(value)}; expected a JSON object"
         try:
-            _canonical(value).encode("utf-8")
+            canonical_json(value).encode("utf-8")
         except (TypeError, ValueError, UnicodeEncodeError):
             normalized, problem = _normalize(value, "metadata")
             if problem is not None:

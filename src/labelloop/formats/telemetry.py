@@ -33,8 +33,9 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
-from labelloop.formats.rows import RejectedRow, _canonical
+from labelloop.formats.rows import RejectedRow
 
 __all__ = [
     "TelemetryRecord",
@@ -179,7 +180,7 @@ def _check(obj: Any, line: int) -> TelemetryRecord:
             seen = "an empty object"
         raise _Bad("input", f"saw {seen}; expected the item's text or a JSON object")
     try:
-        data_json = _canonical(data)
+        data_json = canonical_json(data)
     except (TypeError, ValueError):
         raise _Bad("input", "holds NaN or Infinity; expected JSON numbers") from None
     digest = sha256(('{"data":' + data_json + ',"media":null}').encode("utf-8")).hexdigest()
