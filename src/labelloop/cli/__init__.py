@@ -40,10 +40,13 @@ def main() -> None:
         sys.exit(130)
 
 
-# Command modules register their commands on `app` when imported.
-from labelloop.cli import adjudicate as _adjudicate  # noqa: E402,F401
-from labelloop.cli import agreement as _agreement  # noqa: E402,F401
+# Command modules register their commands on `app` when imported; the order is the order of
+# the help panels, which follows the loop: workspace, source, sample, annotate, adjudicate.
+# isort: off
+from labelloop.cli import project as _project  # noqa: E402,F401
+from labelloop.cli import loop as _loop  # noqa: E402,F401
 from labelloop.cli import lf as _lf  # noqa: E402,F401
 from labelloop.cli import llm as _llm  # noqa: E402,F401
-from labelloop.cli import loop as _loop  # noqa: E402,F401
-from labelloop.cli import project as _project  # noqa: E402,F401
+from labelloop.cli import adjudicate as _adjudicate  # noqa: E402,F401
+from labelloop.cli import agreement as _agreement  # noqa: E402,F401
+# isort: on

@@ -29,7 +29,7 @@ _HELP = " ".join(
 )
 
 
-@app.command("aggregate", help=_HELP)
+@app.command("aggregate", help=_HELP, rich_help_panel="Adjudicate")
 def aggregate(
     answers: Path | None = typer.Argument(
         None, help="ANSWERS.csv (worker,task,label). Omit for project mode.", show_default=False

@@ -35,7 +35,7 @@ _BAND_STYLE = {
 }
 
 
-@app.command("agreement", help=_HELP)
+@app.command("agreement", help=_HELP, rich_help_panel="Adjudicate")
 def agreement(
     answers: Path = typer.Argument(
         ..., help="ANSWERS.csv (worker,task,label).", show_default=False

@@ -14,7 +14,7 @@ lf_app = typer.Typer(
     help="Labeling functions: apply a Python module of @labeling_function()s, analyse them.",
     no_args_is_help=True,
 )
-app.add_typer(lf_app, name="lf")
+app.add_typer(lf_app, name="lf", rich_help_panel="Annotate")
 
 SHOWN_FAILURES = 10
 

@@ -13,7 +13,7 @@ llm_app = typer.Typer(
     help="Label items with an LLM (OpenAI-compatible chat-completions endpoint).",
     no_args_is_help=True,
 )
-app.add_typer(llm_app, name="llm")
+app.add_typer(llm_app, name="llm", rich_help_panel="Annotate")
 
 SHOWN_FAILURES = 10
 

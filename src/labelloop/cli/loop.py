@@ -14,7 +14,7 @@ telemetry_app = typer.Typer(
     help="Production model telemetry: predictions become answers of model labelers.",
     no_args_is_help=True,
 )
-app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(telemetry_app, name="telemetry", rich_help_panel="Source")
 
 
 @telemetry_app.command("import")
@@ -89,7 +89,7 @@ def _models_dir(ws: Any) -> Path | None:
     return None if ws.root is None else Path(ws.root) / ".labelloop" / "models"
 
 
-@app.command("train")
+@app.command("train", rich_help_panel="Sample")
 def train(
     project: ProjectOpt = None,
     name: Annotated[
@@ -143,7 +143,7 @@ def train(
         typer.echo(f"model saved to {report.model_file}")
 
 
-@app.command("sample")
+@app.command("sample", rich_help_panel="Sample")
 def sample_cmd(
     strategy: Annotated[
         str,
@@ -212,7 +212,7 @@ def sample_cmd(
         typer.echo(f"  {entry.key}  {entry.reason}")
 
 
-@app.command("route")
+@app.command("route", rich_help_panel="Sample")
 def route_cmd(
     project: ProjectOpt = None,
     target_precision: Annotated[

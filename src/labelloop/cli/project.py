@@ -19,11 +19,11 @@ schema_app = typer.Typer(
     help="Check, show and apply the project's label schema (guidelines as code).",
     no_args_is_help=True,
 )
-app.add_typer(import_app, name="import")
-app.add_typer(schema_app, name="schema")
+app.add_typer(import_app, name="import", rich_help_panel="Source")
+app.add_typer(schema_app, name="schema", rich_help_panel="Workspace")
 
 
-@app.command()
+@app.command(rich_help_panel="Workspace")
 def init(
     name: Annotated[
         str | None, typer.Argument(help="First project's name (default: the folder's name).")
@@ -160,7 +160,7 @@ def import_gold_cmd(
     _report(report, as_json)
 
 
-@app.command()
+@app.command(rich_help_panel="Workspace")
 def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per stage and per labeler kind (`--json`: items, answers, gold, labelers, ...)."""
     from labelloop.service.status import project_status
@@ -202,7 +202,7 @@ def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     console.print(f"events in the provenance chain: {info['events']:,}")
 
 
-@app.command()
+@app.command(rich_help_panel="Workspace")
 def verify(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Recompute the provenance hash chain; exit 1 naming the first broken event."""
     from labelloop.service.status import verify_chain
@@ -302,7 +302,7 @@ def schema_show(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
         )
 
 
-@app.command()
+@app.command(rich_help_panel="Workspace")
 def demo(
     directory: Annotated[
         Path | None,
