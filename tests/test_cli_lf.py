@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "src" / "labelloop" / "data" / "demo"
-EXAMPLE_LFS = ROOT / "examples" / "lfs" / "youtube_spam_lfs.py"
+EXAMPLE_LFS = ROOT / "src" / "labelloop" / "data" / "demo" / "youtube_lfs.py"
 
 
 def test_lf_apply_and_report_on_demo(cli, workspace: Path) -> None:

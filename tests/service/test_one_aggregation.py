@@ -2,7 +2,7 @@
 
 Real items and gold: the bundled YouTube spam demo (UCI YouTube Spam Collection, CC BY 4.0).
 The human annotators are simulated from gold with stated accuracies and a fixed seed; the
-labeling functions are the example LF module (examples/lfs/youtube_spam_lfs.py) applied
+labeling functions are the example LF module (src/labelloop/data/demo/youtube_lfs.py) applied
 through the LF service; the model is the TF-IDF + logistic regression
 SklearnLabeler, cross-fitted on the humans' majority labels (never on gold); the LLM is the
 real LLM labeler and service talking to a loopback server scripted to be right 80% of the
@@ -40,7 +40,9 @@ HUMANS = {"ann-careful": 0.92, "ann-typical": 0.80, "ann-noisy": 0.65}
 HUMAN_COVERAGE = 0.7
 LLM_ACCURACY = 0.8
 
-LF_MODULE = Path(__file__).resolve().parents[2] / "examples" / "lfs" / "youtube_spam_lfs.py"
+LF_MODULE = (
+    Path(__file__).resolve().parents[2] / "src" / "labelloop" / "data" / "demo" / "youtube_lfs.py"
+)
 
 
 def _flip(label: str) -> str:

@@ -309,13 +309,19 @@ def demo(
         typer.Option("--dir", help="Folder for the demo workspace (default: ./labelloop-demo)."),
     ] = None,
 ) -> None:
-    """Run the main job on a bundled real dataset: init, schema, import items and gold, status.
+    """Run the main job on a bundled real dataset, through the loop.
 
-    Data: YouTube Spam Collection (Alberto, Lochter & Almeida 2015, UCI id 380, CC BY 4.0).
+    Creates a workspace, applies a label schema with worked examples, imports 1,956 YouTube
+    comments and their gold labels, applies labeling functions (rules) as labelers, infers
+    labels with the default aggregator (scored on gold), then prints status and verifies
+    the provenance chain. Data: YouTube Spam Collection (Alberto, Lochter & Almeida 2015,
+    UCI id 380, CC BY 4.0).
     """
     from importlib.resources import as_file, files
 
+    from labelloop.service.adjudicate import adjudicate
     from labelloop.service.imports import import_gold, import_items
+    from labelloop.service.lf import apply_lf_module
     from labelloop.service.schemas import apply_schema_file
     from labelloop.service.workspace import WORKSPACE_FILE, init_workspace
 
@@ -324,8 +330,9 @@ def demo(
         raise typer.BadParameter(f"{target} already holds a workspace; pass another --dir")
     target.mkdir(parents=True, exist_ok=True)
     bundle = files("labelloop") / "data" / "demo"
+    names = ("youtube_items.csv", "youtube_gold.csv", "spam_schema.yaml", "youtube_lfs.py")
     with as_file(bundle) as src:
-        for name in ("youtube_items.csv", "youtube_gold.csv", "spam_schema.yaml"):
+        for name in names:
             shutil.copy(Path(src) / name, target / name)
     ws, project = init_workspace(target, "youtube-spam")
     try:
@@ -344,6 +351,17 @@ def demo(
             )
         _report(items, False)
         _report(import_gold(ws.store, None, target / "youtube_gold.csv"), False)
+        with progress_bar("applying labeling functions") as progress:
+            lfs = apply_lf_module(ws.store, None, target / "youtube_lfs.py", progress=progress)
+        typer.echo(
+            f"{len(lfs.lfs)} labeling functions: {lfs.events_added:,} votes on {lfs.items:,} items"
+        )
+        result = adjudicate(ws.store, None, method="auto")
+        accuracy = "" if result.gold_accuracy is None else f", {result.gold_accuracy:.1%} on gold"
+        typer.echo(
+            f"{result.method}: {result.items:,} items labeled from their votes{accuracy} "
+            f"({result.events_added:,} adjudication events)"
+        )
     finally:
         ws.close()
     import os

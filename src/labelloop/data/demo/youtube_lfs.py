@@ -1,6 +1,6 @@
 """Labeling functions for the YouTube spam demo (`labelloop demo`, items with a `text` field).
 
-    labelloop lf apply examples/lfs/youtube_spam_lfs.py
+    labelloop lf apply youtube_lfs.py     (copied into the demo workspace)
     labelloop lf report
 
 Each LF gets one comment's text and returns "spam", "ham" or ABSTAIN.
