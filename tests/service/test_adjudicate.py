@@ -85,3 +85,22 @@ def test_agreement_with_result_is_precision_for_one_class_rules(rte):
     assert report.kinds[0].kind == "human" and report.kinds[0].answers == 8000
     for labeler in report.labelers:
         assert 0.0 <= labeler.agreement <= 1.0
+
+
+def test_answers_outside_the_current_schema_are_left_out_and_reported(store, cli, tmp_path):
+    answers = tmp_path / "answers.csv"
+    answers.write_text("worker,task,label\nw1,t1,a\nw2,t1,a\nw1,t2,b\nw2,t2,c\n")
+    assert cli("import", "answers", str(answers)).code == 0
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(
+        'name: x\nversion: "2"\ntask: single_label\nlabels:\n'
+        "  - name: a\n    description: A\n  - name: b\n    description: B\n"
+    )
+    assert cli("schema", "apply", str(schema)).code == 0
+    report = adjudicate(store, None, method="majority_vote")
+    assert (report.answers, report.skipped_answers) == (3, 1)
+    result = cli("aggregate", "--method", "majority_vote")
+    assert (
+        result.code == 0
+        and "1 answers carry labels that are not in the current schema" in result.out
+    )

@@ -99,6 +99,11 @@ def _project_mode(
         f"{report.method} on {report.answers:,} answers over {report.items:,} items "
         f"({report.n_iter} iterations, {report.seconds:.2f} s){gold}"
     )
+    if report.skipped_answers:
+        console.print(
+            f"[yellow]warning:[/yellow] {report.skipped_answers:,} answers carry labels that are "
+            "not in the current schema (made under an earlier version) and were left out"
+        )
     console.print(
         f"{report.events_added:,} adjudication events recorded "
         f"({report.changed_labels:,} items changed label)"

@@ -107,6 +107,8 @@ def adjudicate(
         ).all()
         if not rows:
             raise InvalidInput(f"project {project.name!r} has no answers to aggregate yet")
+        if not len(space):
+            raise InvalidInput(f"schema {schema.version} has no labels; expected at least two")
         item_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         labeler_ids = np.fromiter(
             (-1 if r[1] is None else r[1] for r in rows), dtype=np.int64, count=len(rows)
@@ -120,6 +122,11 @@ def adjudicate(
         codes = np.fromiter((lut[x] for x in raw), dtype=np.int64, count=len(raw))
         keep = codes != ABSTAIN
         skipped = int((~keep).sum())
+        if not keep.any():
+            raise InvalidInput(
+                f"none of the {len(rows):,} answers has a label of schema {schema.version} "
+                f"{list(space.labels)}; expected answers made under the current label set"
+            )
         items, item_code = np.unique(item_ids[keep], return_inverse=True)
         labelers, labeler_code = np.unique(labeler_ids[keep], return_inverse=True)
         answers = Answers(
