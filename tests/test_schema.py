@@ -636,3 +636,15 @@ def test_load_schema_file_errors(tmp_path: Path) -> None:
     bom = tmp_path / "bom.yaml"
     bom.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
     assert load_schema(bom).content_hash == parse_schema_text(GOOD).content_hash
+
+
+def test_numeric_looking_text_fields_keep_their_text() -> None:
+    text = (
+        "name: n\nversion: 1.10\ntask: single_label\ndescription: 2024\ninstructions: 1e3\n"
+        "labels:\n  - name: 0\n    description: 0E0\n  - name: 1\n    description: 42\n"
+        "examples:\n  - input: {text: x}\n    label: 1\n    rationale: 3.50\n"
+    )
+    schema = parse_schema_text(text)
+    assert (schema.version, schema.description, schema.instructions) == ("1.10", "2024", "1e3")
+    assert [(x.name, x.description) for x in schema.labels] == [("0", "0E0"), ("1", "42")]
+    assert schema.examples[0].rationale == "3.50"

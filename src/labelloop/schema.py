@@ -58,7 +58,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -1092,14 +1092,38 @@ def _read_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None, list[Prob
         return None, None, [Problem(source, "", line, col, f"cannot read YAML: {exc}")]
     finally:
         loader.dispose()
-    # keep a numeric version's text as written (1.10 stays "1.10")
+    # Text fields keep a plain numeric scalar's text as written: `version: 1.10` stays "1.10",
+    # `description: 0E0` stays "0E0" (YAML 1.2 would read them as numbers).
     if isinstance(data, dict) and isinstance(node, yaml.MappingNode):
-        v = data.get("version")
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            vnode = _node_at(node, ("version",), key=False)
-            if isinstance(vnode, yaml.ScalarNode):
-                data["version"] = vnode.value
+        for path in _text_paths(data):
+            _keep_scalar_text(data, node, path)
     return data, node, problems
+
+
+_TEXT_LISTS = {"labels": ("description",), "inputs": ("description",), "examples": ("rationale",)}
+
+
+def _text_paths(data: dict[str, Any]) -> Iterator[tuple[str | int, ...]]:
+    for key in ("version", "description", "instructions"):
+        yield (key,)
+    for list_key, fields in _TEXT_LISTS.items():
+        entries = data.get(list_key)
+        if isinstance(entries, list):
+            for i, entry in enumerate(entries):
+                if isinstance(entry, dict):
+                    for name in fields:
+                        yield (list_key, i, name)
+
+
+def _keep_scalar_text(data: Any, node: yaml.Node, path: tuple[str | int, ...]) -> None:
+    parent = data
+    for step in path[:-1]:
+        parent = parent[step]
+    value = parent.get(path[-1]) if isinstance(parent, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        scalar = _node_at(node, path, key=False)
+        if isinstance(scalar, yaml.ScalarNode):
+            parent[path[-1]] = scalar.value
 
 
 # --------------------------------------------------------------------------------------------
