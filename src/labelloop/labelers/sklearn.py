@@ -54,9 +54,20 @@ class SklearnLabeler:
         self.n_train_: int = 0
         self.model_: Any = None
 
+    def _default_estimator(self) -> Any:
+        return default_text_estimator()
+
+    def _features(self, xs: list[str]) -> Any:
+        """What the estimator sees for these texts (subclasses transform them)."""
+        return xs
+
+    def _params(self, model: Any) -> str:
+        """The parameters that, with the training data, make the version."""
+        return params_repr(model)
+
     def _make(self) -> Any:
         if self.estimator is None:
-            return default_text_estimator()
+            return self._default_estimator()
         from sklearn.base import clone
 
         if not hasattr(self.estimator, "predict_proba"):
@@ -77,11 +88,11 @@ class SklearnLabeler:
         model = self._make()
         code = {c: i for i, c in enumerate(classes)}
         y = np.fromiter((code[lab] for lab in labels), dtype=np.int64, count=len(xs))
-        model.fit(xs, y)
+        model.fit(self._features(xs), y)
         self.model_ = model
         self.classes_ = classes
         self.n_train_ = len(xs)
-        self.version = training_version(params_repr(model), xs, list(labels))
+        self.version = training_version(self._params(model), xs, list(labels))
         return self
 
     def predict_proba(self, texts: Sequence[str] | Sequence[Mapping[str, Any]]) -> FloatArray:
@@ -91,7 +102,7 @@ class SklearnLabeler:
         xs = extract_texts(texts, self.text_field)
         if not xs:
             return np.zeros((0, len(self.classes_)), dtype=np.float64)
-        raw = np.asarray(self.model_.predict_proba(xs), dtype=np.float64)
+        raw = np.asarray(self.model_.predict_proba(self._features(xs)), dtype=np.float64)
         model_classes = [self.classes_[int(c)] for c in self.model_.classes_]
         return reorder_columns(raw, model_classes, self.classes_)
 
@@ -113,4 +124,4 @@ class SklearnLabeler:
 
     def __repr__(self) -> str:
         state = f"version={self.version!r}" if self.version else "untrained"
-        return f"SklearnLabeler(name={self.name!r}, {state})"
+        return f"{type(self).__name__}(name={self.name!r}, {state})"
