@@ -71,7 +71,7 @@ def _raise_rejected(path: Path, rej: RejectedRow) -> None:
     raise InvalidInput(rej.message, source=str(path), line=rej.line, field=rej.field)
 
 
-class _Rejects:
+class RejectedRows:
     """Atomic mode raises on the first rejected row; skip mode streams them to a file."""
 
     def __init__(self, path: Path, skip_invalid: bool, rejects_path: Path | None) -> None:
@@ -110,7 +110,7 @@ def import_items(
 ) -> ImportReport:
     """Import items from JSONL, CSV, Parquet or a Hugging Face `save_to_disk` folder."""
     report = ImportReport("items", str(path))
-    rejects = _Rejects(path, skip_invalid, rejects_path)
+    rejects = RejectedRows(path, skip_invalid, rejects_path)
     try:
         with store.write() as conn:
             project = repo.get_project(conn, project_name, lock=True)
@@ -144,7 +144,7 @@ def _store_item_batch(
     rows: list[ItemRow],
     source: str,
     report: ImportReport,
-    rejects: _Rejects,
+    rejects: RejectedRows,
 ) -> None:
     keyed = [(row.external_id or "sha256:" + row.content_hash, row) for row in rows]
     existing = repo.find_item_hashes(conn, project, [k for k, _ in keyed])
@@ -297,10 +297,6 @@ def _parse_time(path: Path, row: _CsvRow) -> tuple[int | None, str | None]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return None, when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _labels_in(path: Path, label_column: str) -> set[str]:
-    return {row.values[label_column] for row in _iter_csv(path, (label_column,), ())}
 
 
 def _prepare_labels(

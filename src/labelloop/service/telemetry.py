@@ -31,7 +31,7 @@ from labelloop.formats.telemetry import (
     validate_record,
 )
 from labelloop.schema import Schema
-from labelloop.service.imports import BATCH, Progress, _Rejects
+from labelloop.service.imports import BATCH, Progress, RejectedRows
 from labelloop.service.schemas import current_schema, ensure_labels
 from labelloop.store import repo
 from labelloop.store import tables as t
@@ -224,7 +224,7 @@ def import_telemetry(
     idle and hurts on a saturated machine, so it is off by default).
     """
     report = TelemetryReport(str(path))
-    rejects = _Rejects(path, skip_invalid, rejects_path)
+    rejects = RejectedRows(path, skip_invalid, rejects_path)
     try:
         with store.write() as conn:
             project = repo.get_project(conn, project_name, lock=True)
