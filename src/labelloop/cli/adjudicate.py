@@ -157,143 +157,45 @@ def _file_mode(
     as_json: bool,
 ) -> None:
     import json
-    import time
 
-    import numpy as np
-
-    from labelloop.core.aggregate import make_aggregator, resolve_name
-    from labelloop.core.answers import LabelSpace
     from labelloop.errors import InvalidInput
-    from labelloop.formats.answers_csv import read_answers_csv, read_gold_csv
+    from labelloop.service.aggregate_files import aggregate_file
 
-    name = resolve_name(method)  # unknown method fails before any reading
     if out is None:
         raise InvalidInput("--out OUT.csv is required in file mode")
-    params = _parse_params(param)
-    try:
-        aggregator = make_aggregator(name, **params)
-    except TypeError as exc:
-        raise InvalidInput(f"bad --param for {name}: {exc}") from None
-
-    space = None
+    names = None
     if labels is not None:
         names = [x.strip() for x in labels.split(",") if x.strip()]
         if not names:
             raise InvalidInput("--labels is empty; expected e.g. --labels ham,spam")
-        try:
-            space = LabelSpace(tuple(names))
-        except ValueError as exc:
-            raise InvalidInput(f"--labels: {exc}") from None
-    table = read_answers_csv(answers_path, label_space=space)
-    raw = table.answers
-    ans = raw.deduplicate(keep="last")
-    per_item = ans.answers_per_item()
-    single = np.flatnonzero(per_item == 1)
-    if single.size:
-        example = table.item_ids[int(single[0])]
+    summary = aggregate_file(
+        answers_path,
+        method=method,
+        params=_parse_params(param),
+        out=out,
+        gold_path=gold_path,
+        clamp_gold=clamp_gold,
+        labels=names,
+    )
+    if summary["single_answer_tasks"]:
         typer.echo(
-            f"warning: {single.size} of {ans.n_items} task(s) have a single answer "
-            f"(e.g. {example!r}); their labels rest on one worker",
+            f"warning: {summary['single_answer_tasks']} of {summary['n_tasks']} task(s) have a "
+            f"single answer (e.g. {summary['single_answer_example']!r}); their labels rest on "
+            "one worker",
             err=True,
         )
-
-    gold_codes = None
-    gold_known = None
-    n_gold_listed = 0
-    if gold_path is not None:
-        gold_map = read_gold_csv(gold_path)
-        n_gold_listed = len(gold_map)
-        index = {task: i for i, task in enumerate(table.item_ids)}
-        gold_codes = np.full(ans.n_items, -1, dtype=np.int64)
-        for task, lab in gold_map.items():
-            i = index.get(task)
-            if i is None:
-                continue
-            if lab not in table.label_space:
-                raise InvalidInput(
-                    f"gold label {lab!r} of task {task!r} is not in the label set "
-                    f"{list(table.label_space.labels)}",
-                    source=str(gold_path),
-                )
-            gold_codes[i] = table.label_space.code(lab)
-        gold_known = gold_codes >= 0
-
-    start = time.perf_counter()
-    aggregator.fit(ans, gold_codes if clamp_gold else None)
-    seconds = time.perf_counter() - start
-
-    labels_out = aggregator.labels_
-    conf = aggregator.probas_[np.arange(ans.n_items), np.maximum(labels_out, 0)]
-    _write_out(out, table.item_ids, table.label_space.labels, labels_out, conf)
-
-    summary: dict[str, Any] = {
-        "method": name,
-        "params": aggregator.params(),
-        "iterations": int(aggregator.n_iter_),
-        "converged": bool(aggregator.converged_),
-        "seconds": round(seconds, 6),
-        "log_likelihood": aggregator.log_likelihood_,
-        "n_answers": len(raw),
-        "n_answers_used": len(ans),
-        "duplicates_dropped": len(raw) - len(ans),
-        "n_tasks": ans.n_items,
-        "n_workers": ans.n_labelers,
-        "labels": list(table.label_space.labels),
-        "single_answer_tasks": int(single.size),
-        "out": str(out),
-    }
-    if gold_codes is not None and gold_known is not None:
-        n = int(gold_known.sum())
-        acc = float((labels_out[gold_known] == gold_codes[gold_known]).mean()) if n else None
-        summary["accuracy"] = acc
-        summary["gold"] = {
-            "listed": n_gold_listed,
-            "tasks_scored": n,
-            "accuracy": acc,
-            "clamped": clamp_gold,
-        }
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    line = (
-        f"{name}: {ans.n_items} tasks, {ans.n_labelers} workers, {len(ans)} answers"
-        f" ({len(raw) - len(ans)} repeated dropped); {aggregator.n_iter_} iteration(s)"
-        f"{'' if aggregator.converged_ else ' (not converged)'} in {seconds:.3f} s"
+    typer.echo(
+        f"{summary['method']}: {summary['n_tasks']} tasks, {summary['n_workers']} workers, "
+        f"{summary['n_answers_used']} answers ({summary['duplicates_dropped']} repeated "
+        f"dropped); {summary['iterations']} iteration(s)"
+        f"{'' if summary['converged'] else ' (not converged)'} in {summary['seconds']:.3f} s"
     )
-    typer.echo(line)
     if "gold" in summary:
         g = summary["gold"]
         acc_text = "n/a" if g["accuracy"] is None else f"{100 * g['accuracy']:.2f}%"
         clamp_note = " (gold clamped)" if clamp_gold else ""
         typer.echo(f"accuracy on {g['tasks_scored']} gold task(s): {acc_text}{clamp_note}")
     typer.echo(f"wrote {out}")
-
-
-def _write_out(
-    out: Path, item_ids: list[str], names: tuple[str, ...], labels: Any, conf: Any
-) -> None:
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    from labelloop.errors import InvalidInput
-
-    codes = np.asarray(labels)
-    dictionary = pa.array([*list(names), ""], type=pa.string())
-    label_col = pa.DictionaryArray.from_arrays(
-        pa.array(np.where(codes < 0, len(names), codes).astype(np.int32)), dictionary
-    ).cast(pa.string())
-    table = pa.table(
-        {
-            "task": pa.array(item_ids, type=pa.string()),
-            "label": label_col,
-            "confidence": pa.array(np.round(np.asarray(conf, dtype=np.float64), 6)),
-        }
-    )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
-        tmp.replace(out)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None

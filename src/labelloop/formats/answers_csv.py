@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -134,3 +136,32 @@ def read_gold_csv(path: str | Path) -> dict[str, str]:
                 field="label",
             )
     return gold
+
+
+def write_labels_csv(
+    out: Path,
+    item_ids: list[str],
+    names: tuple[str, ...],
+    labels: npt.NDArray[np.int64],
+    confidence: npt.NDArray[np.floating[Any]],
+) -> None:
+    """Write ``task,label,confidence`` (an ``ABSTAIN`` label as an empty cell), atomically."""
+    codes = np.asarray(labels)
+    dictionary = pa.array([*names, ""], type=pa.string())
+    label_col = pa.DictionaryArray.from_arrays(
+        pa.array(np.where(codes < 0, len(names), codes).astype(np.int32)), dictionary
+    ).cast(pa.string())
+    table = pa.table(
+        {
+            "task": pa.array(item_ids, type=pa.string()),
+            "label": label_col,
+            "confidence": pa.array(np.round(np.asarray(confidence, dtype=np.float64), 6)),
+        }
+    )
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
+        tmp.replace(out)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None
