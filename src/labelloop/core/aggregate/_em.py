@@ -27,10 +27,30 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
+
+try:  # scipy's private linear-time COO -> CSR bucket pass; a stable sort does the same
+    from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
+except ImportError:  # pragma: no cover - private API moved in a future scipy
+    _coo_tocsr = None
 
 from labelloop.core.aggregate._base import FitInput
 from labelloop.core.answers import Answers, FloatArray
+
+
+def _csr_by_sort(
+    item: npt.NDArray[np.int64],
+    col: npt.NDArray[np.int64],
+    n_items: int,
+    indptr: npt.NDArray[Any],
+    indices: npt.NDArray[Any],
+    data: npt.NDArray[np.float32],
+) -> None:
+    """CSR arrays of ones at (item, col), rows in answer order (fills the given arrays)."""
+    order = np.argsort(item, kind="stable")
+    indptr[0] = 0
+    np.cumsum(np.bincount(item, minlength=n_items), out=indptr[1:])
+    indices[:] = col[order]
+    data[:] = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,18 +76,21 @@ class Design:
         indptr = np.empty(n_items + 1, dtype=idx_dtype)
         indices = np.empty(n, dtype=idx_dtype)
         data = np.empty(n, dtype=np.float32)
-        # linear-time bucket pass (rows keep answer order) instead of an O(n log n) sort
-        _coo_tocsr(
-            n_items,
-            n_cols,
-            n,
-            answers.item.astype(idx_dtype),
-            col.astype(idx_dtype),
-            np.ones(n, dtype=np.float32),
-            indptr,
-            indices,
-            data,
-        )
+        if _coo_tocsr is not None:
+            # linear-time bucket pass (rows keep answer order) instead of an O(n log n) sort
+            _coo_tocsr(
+                n_items,
+                n_cols,
+                n,
+                answers.item.astype(idx_dtype),
+                col.astype(idx_dtype),
+                np.ones(n, dtype=np.float32),
+                indptr,
+                indices,
+                data,
+            )
+        else:  # pragma: no cover - same result through a stable sort
+            _csr_by_sort(answers.item, col, n_items, indptr, indices, data)
         mat = sp.csr_matrix((data, indices, indptr), shape=(n_items, n_cols))
         counts = np.diff(indptr)
         per = np.bincount(col, minlength=n_cols).astype(np.float64).reshape(n_lab, k)
