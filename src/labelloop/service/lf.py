@@ -31,8 +31,7 @@ from labelloop.core.label_model import LabelModel
 from labelloop.core.weak import analyze_lfs
 from labelloop.errors import InvalidInput
 from labelloop.labelers.rules import apply_lfs, load_lfs
-from labelloop.schema import MultiLabelSchema
-from labelloop.service.schemas import current_schema
+from labelloop.service.schemas import require_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
@@ -89,18 +88,9 @@ def apply_lf_module(
     lfs = load_lfs(path)
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
-        found = current_schema(conn, project)
-        if found is None:
-            raise InvalidInput(
-                f"project {project.name!r} has no schema yet; expected one applied with "
-                "`labelloop schema apply FILE` (LF labels are checked against it)"
-            )
-        version_id, schema = found
-        if isinstance(schema, MultiLabelSchema):
-            raise InvalidInput(
-                f"schema {schema.version} is multi_label; labeling functions support "
-                "single_label schemas"
-            )
+        version_id, schema = require_schema(
+            conn, project, needed_for="LF labels are checked against it", single_label=True
+        )
         it = t.items
         rows = conn.execute(
             select(it.c.id, it.c.key, it.c.data)
@@ -242,10 +232,8 @@ def lf_report(
         )
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
-        found = current_schema(conn, project)
-        if found is None:
-            raise InvalidInput(f"project {project.name!r} has no schema yet")
-        space = found[1].label_space
+        _, schema = require_schema(conn, project, needed_for="the LF report")
+        space = schema.label_space
         lb, ev, it = t.labelers, t.events, t.items
         labelers = conn.execute(
             select(lb.c.id, lb.c.name, lb.c.version)

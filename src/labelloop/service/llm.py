@@ -30,7 +30,7 @@ from labelloop.labelers.llm import (
     LLMLabeler,
     summarize_usage,
 )
-from labelloop.service.schemas import current_schema
+from labelloop.service.schemas import require_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
@@ -99,13 +99,9 @@ def llm_label(
         raise InvalidInput(f"limit must be a positive number of items, saw {limit}")
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
-        found = current_schema(conn, project)
-        if found is None:
-            raise InvalidInput(
-                f"project {project.name!r} has no schema yet; expected one applied with "
-                "`labelloop schema apply FILE` (the LLM is prompted with its labels and guidelines)"
-            )
-        version_id, schema = found
+        version_id, schema = require_schema(
+            conn, project, needed_for="the LLM is prompted with its labels and guidelines"
+        )
         labeler = LLMLabeler(base_url, model, schema=schema, **options)
         identity = (LLMLabeler.kind, model, labeler.version)
         lb = t.labelers

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from labelloop.core.provenance import canonical_json, content_hash
-from labelloop.errors import Conflict
-from labelloop.schema import Schema, load_schema, open_schema, schema_from_dict
+from labelloop.errors import Conflict, InvalidInput
+from labelloop.schema import MultiLabelSchema, Schema, load_schema, open_schema, schema_from_dict
 from labelloop.store import repo
 from labelloop.store.engine import Store
 
@@ -31,6 +31,25 @@ def current_schema(conn: Connection, project: repo.Project) -> tuple[int, Schema
         return None
     stored = repo.get_schema_version(conn, project.schema_version_id)
     return stored.id, schema_from_dict(stored.body)
+
+
+def require_schema(
+    conn: Connection, project: repo.Project, *, needed_for: str, single_label: bool = False
+) -> tuple[int, Schema]:
+    """The schema in force, or a clear error saying what needs it (and that multi-label
+    schemas are not supported there when ``single_label``)."""
+    found = current_schema(conn, project)
+    if found is None:
+        raise InvalidInput(
+            f"project {project.name!r} has no schema yet; expected one applied with "
+            f"`labelloop schema apply FILE` ({needed_for})"
+        )
+    if single_label and isinstance(found[1], MultiLabelSchema):
+        raise InvalidInput(
+            f"schema {found[1].version} is multi_label; {needed_for} supports single_label "
+            "schemas only"
+        )
+    return found
 
 
 def ensure_labels(
