@@ -101,8 +101,11 @@ def load(path: str, text_col: str, label_col: str) -> tuple[list[str], np.ndarra
     return [t for t, _ in rows], np.array([code[lab] for _, lab in rows]), classes
 
 
+MODEL_C = DEFAULT_C  # --C overrides (e.g. 1.0, scikit-learn's default)
+
+
 def model() -> LogisticRegression:
-    return LogisticRegression(C=DEFAULT_C, max_iter=2000)
+    return LogisticRegression(C=MODEL_C, max_iter=2000)
 
 
 def fit_proba(est: Any, x_train: Any, y_train: np.ndarray, x_pred: Any, k: int) -> np.ndarray:
@@ -279,6 +282,12 @@ def main() -> None:
     ap.add_argument("--label-col", default="label")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument(
+        "--C",
+        type=float,
+        default=DEFAULT_C,
+        help=f"inverse regularisation of the logistic regression (default {DEFAULT_C:g})",
+    )
     ap.add_argument("--test-size", type=float, default=0.25)
     ap.add_argument("--init", type=int, default=20)
     ap.add_argument("--growth", type=float, default=1.25)
@@ -298,6 +307,8 @@ def main() -> None:
     )
     ap.add_argument("--strategies", default=",".join(OURS + PEERS))
     args = ap.parse_args()
+    global MODEL_C
+    MODEL_C = args.C
     warnings.filterwarnings("ignore")
 
     t0 = time.perf_counter()
