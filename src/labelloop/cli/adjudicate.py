@@ -76,13 +76,10 @@ def _project_mode(
     from labelloop.cli._common import open_workspace, print_json
     from labelloop.service.adjudicate import adjudicate
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         report = adjudicate(
             ws.store, project, method=method, params=_parse_params(param), clamp_gold=clamp_gold
         )
-    finally:
-        ws.close()
     if as_json:
         print_json(report.as_dict())
         return

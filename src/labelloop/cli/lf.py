@@ -47,8 +47,7 @@ def lf_apply_cmd(
     """
     from labelloop.service.lf import apply_lf_module
 
-    ws = open_workspace()
-    with progress_bar("applying labeling functions") as progress:
+    with open_workspace() as ws, progress_bar("applying labeling functions") as progress:
         report = apply_lf_module(
             ws.store,
             project,
@@ -110,15 +109,15 @@ def lf_report_cmd(
     """
     from labelloop.service.lf import lf_report
 
-    ws = open_workspace()
-    report = lf_report(
-        ws.store,
-        project,
-        text_field=field,
-        end_model=not no_end_model,
-        class_balance=class_balance,
-        use_gold=not no_gold,
-    )
+    with open_workspace() as ws:
+        report = lf_report(
+            ws.store,
+            project,
+            text_field=field,
+            end_model=not no_end_model,
+            class_balance=class_balance,
+            use_gold=not no_gold,
+        )
     if as_json:
         print_json(report.as_dict())
         return

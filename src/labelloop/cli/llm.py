@@ -100,8 +100,7 @@ def llm_label_cmd(
     """
     from labelloop.service.llm import CACHE_PATH, llm_label
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         cache_path = ws.root / CACHE_PATH if cache and ws.root is not None else None
         with progress_bar("asking the LLM") as progress:
             report = llm_label(
@@ -122,8 +121,6 @@ def llm_label_cmd(
                 price_per_1k_prompt=price_prompt,
                 price_per_1k_completion=price_completion,
             )
-    finally:
-        ws.close()
     if as_json:
         print_json(report.as_dict())
         return

@@ -53,20 +53,16 @@ def telemetry_import(
     """
     from labelloop.service.telemetry import import_telemetry
 
-    ws = open_workspace()
-    try:
-        with progress_bar("importing telemetry") as progress:
-            report = import_telemetry(
-                ws.store,
-                project,
-                path,
-                skip_invalid=skip_invalid,
-                rejects_path=rejects,
-                progress=progress,
-                parallel=parallel,
-            )
-    finally:
-        ws.close()
+    with open_workspace() as ws, progress_bar("importing telemetry") as progress:
+        report = import_telemetry(
+            ws.store,
+            project,
+            path,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects,
+            progress=progress,
+            parallel=parallel,
+        )
     if as_json:
         print_json(report.as_dict())
         return
@@ -114,8 +110,7 @@ def train(
     """
     from labelloop.service.train import train_model
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         report = train_model(
             ws.store,
             project,
@@ -125,8 +120,6 @@ def train(
             random_state=seed,
             models_dir=_models_dir(ws),
         )
-    finally:
-        ws.close()
     if as_json:
         print_json(report.as_dict())
         return
@@ -183,8 +176,7 @@ def sample_cmd(
     """
     from labelloop.service.sampling import sample
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         report = sample(
             ws.store,
             project,
@@ -194,8 +186,6 @@ def sample_cmd(
             random_state=seed,
             embeddings=embeddings,
         )
-    finally:
-        ws.close()
     if as_json:
         print_json(report.as_dict())
         return
@@ -254,8 +244,7 @@ def route_cmd(
     """
     from labelloop.service.routing import route
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         report = route(
             ws.store,
             project,
@@ -266,8 +255,6 @@ def route_cmd(
             save_policy=save,
             random_state=seed,
         )
-    finally:
-        ws.close()
     if as_json:
         print_json(report.as_dict())
         return

@@ -41,7 +41,7 @@ def init(
     from labelloop.service.workspace import init_workspace
 
     ws, project = init_workspace(Path.cwd(), name or Path.cwd().name)
-    try:
+    with ws:
         typer.echo(f"workspace {ws.root} (database {ws.store.safe_url}), project {project.name!r}")
         if schema is not None:
             applied = apply_schema_file(ws.store, project.name, schema)
@@ -49,8 +49,6 @@ def init(
                 f"schema {applied.version} ({applied.content_hash[:12]}) applied, "
                 f"{applied.examples_added} worked examples as calibration gold"
             )
-    finally:
-        ws.close()
 
 
 def _report(report: Any, as_json: bool) -> None:
@@ -104,21 +102,17 @@ def import_items_cmd(
     """
     from labelloop.service.imports import import_items
 
-    ws = open_workspace()
-    try:
-        with progress_bar("importing items") as progress:
-            report = import_items(
-                ws.store,
-                project,
-                path,
-                format=format,
-                id_field=id_field,
-                skip_invalid=skip_invalid,
-                rejects_path=rejects,
-                progress=progress,
-            )
-    finally:
-        ws.close()
+    with open_workspace() as ws, progress_bar("importing items") as progress:
+        report = import_items(
+            ws.store,
+            project,
+            path,
+            format=format,
+            id_field=id_field,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects,
+            progress=progress,
+        )
     _report(report, as_json)
 
 
@@ -134,12 +128,8 @@ def import_answers_cmd(
     """
     from labelloop.service.imports import import_answers
 
-    ws = open_workspace()
-    try:
-        with progress_bar("importing answers") as progress:
-            report = import_answers(ws.store, project, path, progress=progress)
-    finally:
-        ws.close()
+    with open_workspace() as ws, progress_bar("importing answers") as progress:
+        report = import_answers(ws.store, project, path, progress=progress)
     _report(report, as_json)
 
 
@@ -152,11 +142,8 @@ def import_gold_cmd(
     """Import gold labels (a changed gold label becomes a new gold event)."""
     from labelloop.service.imports import import_gold
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         report = import_gold(ws.store, project, path)
-    finally:
-        ws.close()
     _report(report, as_json)
 
 
@@ -165,11 +152,8 @@ def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per stage and per labeler kind (`--json`: items, answers, gold, labelers, ...)."""
     from labelloop.service.status import project_status
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         info = project_status(ws.store, project)
-    finally:
-        ws.close()
     if as_json:
         print_json(info)
         return
@@ -207,11 +191,8 @@ def verify(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Recompute the provenance hash chain; exit 1 naming the first broken event."""
     from labelloop.service.status import verify_chain
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         result = verify_chain(ws.store, project)
-    finally:
-        ws.close()
     if as_json:
         print_json(result.as_dict())
     elif result.ok:
@@ -261,11 +242,8 @@ def schema_apply(
     """Apply a schema file; a changed file becomes a new version, worked examples calibration gold."""
     from labelloop.service.schemas import apply_schema_file
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         applied = apply_schema_file(ws.store, project, path)
-    finally:
-        ws.close()
     state = "new version" if applied.created else "unchanged (already applied)"
     typer.echo(
         f"schema {applied.version} ({applied.content_hash[:12]}): {state}; "
@@ -278,11 +256,8 @@ def schema_show(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Show the project's current schema and its version history."""
     from labelloop.service.schemas import schema_history
 
-    ws = open_workspace()
-    try:
+    with open_workspace() as ws:
         history = schema_history(ws.store, project)
-    finally:
-        ws.close()
     if as_json:
         print_json(history)
         return
@@ -335,7 +310,7 @@ def demo(
         for name in names:
             shutil.copy(Path(src) / name, target / name)
     ws, project = init_workspace(target, "youtube-spam")
-    try:
+    with ws:
         typer.echo(f"workspace {target}, project {project.name!r}")
         applied = apply_schema_file(ws.store, None, target / "spam_schema.yaml")
         typer.echo(
@@ -362,8 +337,6 @@ def demo(
             f"{result.method}: {result.items:,} items labeled from their votes{accuracy} "
             f"({result.events_added:,} adjudication events)"
         )
-    finally:
-        ws.close()
     import os
 
     os.chdir(target)

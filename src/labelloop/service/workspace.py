@@ -33,6 +33,12 @@ class Workspace:
     def close(self) -> None:
         self.store.dispose()
 
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def find_workspace_root(start: Path | None = None) -> Path | None:
     """The nearest folder at or above ``start`` holding a workspace file."""
