@@ -294,21 +294,26 @@ def find_items_by_content(
     return out
 
 
+def bulk_insert_sql(conn: Connection, table: str, columns: Sequence[str]) -> str:
+    """A prepared INSERT for the driver's executemany (placeholders in its paramstyle).
+
+    The bulk paths use it to skip SQLAlchemy's per-row parameter processing, which costs
+    more than the hashing and the insert itself (benchmarks/import_speed.py,
+    benchmarks/telemetry_import.py).
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+
+
 ITEM_COLUMNS = ("key", "external_id", "content_hash", "data", "meta", "media", "source")
 
 
 def insert_items(conn: Connection, project: Project, rows: list[dict[str, Any]]) -> None:
-    """Insert item rows (keys: ITEM_COLUMNS).
-
-    Bulk path: one prepared INSERT through the driver's executemany, which skips
-    SQLAlchemy's per-row parameter processing (the import hot path; see the benchmark).
-    """
+    """Insert item rows (keys: ITEM_COLUMNS) in one driver-level executemany."""
     if not rows:
         return
     stamp = now_iso()
-    columns = (*ITEM_COLUMNS, "project_id", "created_at")
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO items ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+    sql = bulk_insert_sql(conn, "items", (*ITEM_COLUMNS, "project_id", "created_at"))
     params = [(*(row[c] for c in ITEM_COLUMNS), project.id, stamp) for row in rows]
     conn.exec_driver_sql(sql, params)
 
@@ -440,12 +445,9 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
             )
     if not rows:
         return 0
-    # driver-level executemany (as insert_items): SQLAlchemy's per-row parameter processing
-    # cost more than hashing (benchmarks/telemetry_import.py)
     columns = (*HASHED_COLUMNS, "prev_hash", "hash")
     values = itemgetter(*columns)
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+    sql = bulk_insert_sql(conn, "events", columns)
     for chunk in _chunks(rows, 10_000):
         conn.exec_driver_sql(sql, [values(r) for r in chunk])
     conn.execute(
