@@ -109,3 +109,51 @@ def test_duplicated_lfs_share_their_evidence() -> None:
     plain = LabelModel(class_balance="uniform").fit(votes)
     grouped = LabelModel(class_balance="uniform", correlation_threshold=0.5).fit(votes)
     assert (grouped.labels_ == y).mean() >= (plain.labels_ == y).mean()
+
+
+def test_uninformative_prior_keeps_a_rare_class() -> None:
+    """A 3 % class with two fair LFs: the accurate prior (theta pulled to 0.9 on ~45 items)
+    reads its LFs as near-certain, EM shrinks its balance to ~0 and it disappears; centred
+    on the LFs' firing rates, the class survives."""
+    rng = np.random.default_rng(0)
+    n, k = 1500, 3
+    y = rng.choice(k, size=n, p=[0.55, 0.42, 0.03])
+    fire = {0: (0.5, 0.03), 1: (0.5, 0.03), 2: (0.4, 0.01)}  # P(fires | own / other class)
+    cols = [
+        np.where(rng.random(n) < np.where(y == c, fire[c][0], fire[c][1]), c, -1)
+        for c in range(k)
+        for _ in range(2)
+    ]
+    votes = votes_from_matrix(np.stack(cols, axis=1), k)
+    fits = {
+        prior: LabelModel(prior=prior, smoothing=10.0, max_iter=100, abstain_weight=1.0).fit(votes)
+        for prior in ("accurate", "uninformative")
+    }
+    accurate, uninformative = fits["accurate"], fits["uninformative"]
+    assert (accurate.predict(votes) == 2).sum() < 10
+    assert uninformative.class_balance_[2] > 0.02
+    rare = y == 2
+    assert (uninformative.predict(votes)[rare] == 2).mean() > 0.4
+    assert (uninformative.predict(votes) == y).mean() > (accurate.predict(votes) == y).mean()
+    with pytest.raises(ValueError, match="prior"):
+        LabelModel(prior="flat").fit(votes)  # type: ignore[arg-type]
+
+
+def test_wrench_trec_selected_on_half_of_valid(shared_data: Path) -> None:
+    """TREC (68 single-class LFs, one firing on 62 % of items whatever the class): select on
+    one stratified half of valid, score on the other; clearly above majority vote."""
+    root = shared_data / "ws" / "wrench_trec"
+    ltr, _ = _wrench(root, "train")
+    lva, yva = _wrench(root, "valid")
+    rng = np.random.default_rng(0)
+    first = np.zeros(yva.size, dtype=bool)
+    for c in np.unique(yva):
+        idx = rng.permutation(np.flatnonzero(yva == c))
+        first[idx[: idx.size // 2]] = True
+    train = votes_from_matrix(ltr, 6)
+    mv = make_aggregator("majority_vote.v1").fit(votes_from_matrix(lva, 6))
+    mv_pred = np.where(mv.labels_ < 0, 0, mv.labels_)
+    for sel, ev in ((first, ~first), (~first, first)):
+        best, _ = select_label_model(train, votes_from_matrix(lva[sel], 6), yva[sel])
+        ours = score_labels(yva[ev], best.predict(votes_from_matrix(lva[ev], 6)))
+        assert ours >= score_labels(yva[ev], mv_pred[ev]) + 0.08

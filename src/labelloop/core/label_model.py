@@ -21,8 +21,12 @@ Abstains are not stored: the log-likelihood of item ``i`` under class ``k`` is
 ``log p_k + sum_j log P(abstain_j | k) + sum_{votes} [log P(y | k) - log P(abstain_j | k)]``,
 a constant per class plus a sparse product over the votes (no dense items x LFs matrix).
 ``abstain_weight`` scales the abstain evidence (1 = the generative model, 0 = votes only
-plus the class balance). Fitted by EM from soft majority vote with Beta pseudo-counts
-(``smoothing`` of them, ``prior_accuracy`` of which on the LF's own class).
+plus the class balance). Fitted by EM from soft majority vote with Beta pseudo-counts on
+each firing rate: ``smoothing`` of them, centred either on an accurate LF (``prior="accurate"``:
+``prior_accuracy`` of them on the LF's own class) or on an uninformative one
+(``prior="uninformative"``: at the LF's firing rate over all items, for its own class and the
+others alike, so an LF earns its weight from the data; this keeps a broad LF that fires on
+every class from being read, after a few EM steps, as always firing on its own class).
 
 Examples
 --------
@@ -46,6 +50,7 @@ from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
 from labelloop.core.answers import ABSTAIN, Answers, FloatArray
 
 ClassBalance = Literal["estimate", "uniform"] | npt.ArrayLike
+Prior = Literal["accurate", "uninformative"]
 
 _FLOOR = 1e-6
 
@@ -119,9 +124,14 @@ class LabelModel(Aggregator):
     abstain_weight : float
         Weight of the evidence carried by abstains (0 = votes only).
     smoothing : float
-        Beta pseudo-counts on each firing rate.
+        Beta pseudo-counts (pseudo-items) on each firing rate.
     prior_accuracy : float
-        Share of the pseudo-counts on the LF's own class (its prior accuracy when voting).
+        With ``prior="accurate"``: share of the pseudo-counts on the LF's own class (its
+        prior accuracy when voting).
+    prior : "accurate" or "uninformative"
+        Centre of the pseudo-counts: an accurate LF (``prior_accuracy``), or an LF that
+        fires at its overall rate whatever the class (``theta == phi``; ``prior_accuracy``
+        is then unused).
     correlation_threshold : float or None
         Correlated LFs: LFs voting the same classes whose firing indicators correlate
         above this are grouped (transitively), and each LF of a group of size
@@ -160,6 +170,7 @@ class LabelModel(Aggregator):
         "abstain_weight",
         "smoothing",
         "prior_accuracy",
+        "prior",
         "correlation_threshold",
         "random_state",
     )
@@ -178,6 +189,7 @@ class LabelModel(Aggregator):
         smoothing: float = 1.0,
         prior_accuracy: float = 0.9,
         correlation_threshold: float | None = None,
+        prior: Prior = "accurate",
         random_state: int | None = None,
     ) -> None:
         self.class_balance = class_balance
@@ -187,6 +199,7 @@ class LabelModel(Aggregator):
         self.smoothing = smoothing
         self.prior_accuracy = prior_accuracy
         self.correlation_threshold = correlation_threshold
+        self.prior = prior
         self.random_state = random_state
 
     def _fixed_balance(self, k: int) -> FloatArray | None:
@@ -237,7 +250,14 @@ class LabelModel(Aggregator):
         fixed = self._fixed_balance(k)
         self.lf_weights_ = lf_group_weights(a, self.correlation_threshold)
         votes = np.bincount(col, minlength=n_lab * k).astype(np.float64).reshape(n_lab, k)
-        s, pa = float(self.smoothing), float(self.prior_accuracy)
+        s = float(self.smoothing)
+        if self.prior == "accurate":
+            prior_on = np.full((n_lab, k), s * float(self.prior_accuracy))
+            prior_off = np.full((n_lab, k), s * (1.0 - float(self.prior_accuracy)))
+        elif self.prior == "uninformative":
+            prior_on = prior_off = s * votes / max(n, 1)
+        else:
+            raise ValueError(f"prior must be 'accurate' or 'uninformative', got {self.prior!r}")
         prev = -np.inf
         ll = -np.inf
         converged = False
@@ -248,8 +268,8 @@ class LabelModel(Aggregator):
             # expected votes of LF j for class y on items whose class is y
             on = np.bincount(col, weights=post_t[a.label, a.item], minlength=n_lab * k)
             on = on.reshape(n_lab, k)
-            self.theta_ = (on + s * pa) / (mass[None, :] + s)
-            self.phi_ = (votes - on + s * (1.0 - pa)) / (n - mass[None, :] + s)
+            self.theta_ = (on + prior_on) / (mass[None, :] + s)
+            self.phi_ = (votes - on + prior_off) / (n - mass[None, :] + s)
             if fixed is None:
                 self.class_balance_ = (mass + 1.0) / (n + k)
             else:
@@ -309,12 +329,23 @@ class LabelModel(Aggregator):
 
 
 SELECTION_GRID: tuple[dict[str, object], ...] = tuple(
-    {"class_balance": cb, "max_iter": it, "abstain_weight": aw, "correlation_threshold": 0.5}
+    {
+        "class_balance": cb,
+        "max_iter": it,
+        "abstain_weight": aw,
+        "correlation_threshold": 0.5,
+        "prior": "uninformative",
+        "smoothing": 10.0,
+    }
     for cb in ("estimate", "uniform", "dev")
     for it in (1, 3, 10, 100)
-    for aw in (1.0, 0.5)
+    for aw in (1.0, 0.5, 0.0)
 )
-"""Configurations tried by :func:`select_label_model` (``"dev"`` = dev-set class balance)."""
+"""Configurations tried by :func:`select_label_model` (``"dev"`` = dev-set class balance).
+
+``abstain_weight=0`` (votes only) is there for LFs whose firing is not independent of each
+other given the class (a broad rule that fires on most items): their abstains then carry
+evidence the model cannot read correctly."""
 
 
 def score_labels(gold: npt.ArrayLike, pred: npt.ArrayLike, *, metric: str = "accuracy") -> float:
