@@ -1,4 +1,4 @@
-"""The active-learning loop: `telemetry import`, `train`, `sample`, `route`."""
+"""The active-learning loop: `telemetry import`, `train`, `sample`, `route`, `batch`."""
 
 from __future__ import annotations
 
@@ -200,6 +200,7 @@ def sample_cmd(
     )
     for entry in report.items[: max(show, 0)]:
         typer.echo(f"  {entry.key}  {entry.reason}")
+    typer.echo(f"export it for annotators: labelloop batch export {report.batch_id} FILE.jsonl")
 
 
 @app.command("route", rich_help_panel="Sample")
@@ -281,3 +282,81 @@ def route_cmd(
         f"{report.audited:,} of them audited, {report.to_humans:,} sent to humans"
     )
     typer.echo(f"human labels saved: {report.human_labels_saved:,}")
+
+
+batch_app = typer.Typer(
+    help="Batches of work for people (from `sample` and `route`): list them, export their items.",
+    no_args_is_help=True,
+)
+app.add_typer(batch_app, name="batch", rich_help_panel="Sample")
+
+
+@batch_app.command("list")
+def batch_list(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """Every batch, oldest first, with its items per status (queued, in_flight, done).
+
+    An item is done once it has a gold label or an answer of a person (human or expert),
+    e.g. from `labelloop import answers`.
+    """
+    from labelloop.service.batches import list_batches
+
+    with open_workspace() as ws:
+        batches = list_batches(ws.store, project)
+    if as_json:
+        print_json({"batches": [b.as_dict() for b in batches]})
+        return
+    if not batches:
+        typer.echo("no batches yet: create one with `labelloop sample` or `labelloop route`")
+        return
+    typer.echo(
+        f"{'batch':>6}  {'kind':<7} {'strategy':<24} {'items':>7} {'queued':>7} "
+        f"{'in flight':>9} {'done':>7}  created"
+    )
+    for b in batches:
+        typer.echo(
+            f"{b.id:>6}  {b.kind:<7} {b.strategy[:24]:<24} {b.size:>7,} "
+            f"{b.status['queued']:>7,} {b.status['in_flight']:>9,} {b.status['done']:>7,}  "
+            f"{b.created_at}"
+        )
+
+
+@batch_app.command("export")
+def batch_export(
+    batch_id: Annotated[int, typer.Argument(help="Batch id (see `labelloop batch list`).")],
+    out: Annotated[Path, typer.Argument(help="Output file, .jsonl or .csv.")],
+    project: ProjectOpt = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="Export items with this status (repeatable; default: queued and in_flight).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl or csv (default: from the file extension)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a batch's open items for annotation, in rank order, whole or not at all.
+
+    Each row has the item key as `task` (what `labelloop import answers` reads back), its
+    data, rank, score and reason, and the model suggestion only where the batch may show it
+    (audit batches are blind).
+    """
+    from labelloop.service.batches import export_batch
+
+    with open_workspace() as ws:
+        report = export_batch(ws.store, project, batch_id, out, statuses=status, fmt=fmt)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    typer.echo(
+        f"batch {report.batch_id}: {report.exported:,} items ({', '.join(report.statuses)}) "
+        f"written to {report.out}"
+        + (
+            f"; {report.suggestions_shown:,} with a model suggestion"
+            if report.suggestions_shown
+            else ""
+        )
+    )

@@ -183,6 +183,12 @@ def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     for kind, v in sorted(info["by_labeler_kind"].items()):
         kinds.add_row(kind, f"{v['labelers']:,}", f"{v['answers']:,}")
     console.print(kinds)
+    queue = info["batch_items"]
+    if any(queue.values()):
+        console.print(
+            f"batch items: {queue['queued']:,} queued, {queue['in_flight']:,} in flight, "
+            f"{queue['done']:,} done (`labelloop batch list`)"
+        )
     console.print(f"events in the provenance chain: {info['events']:,}")
 
 

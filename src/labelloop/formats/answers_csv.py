@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 
 from labelloop.core.answers import Answers, LabelSpace
 from labelloop.errors import InvalidInput
+from labelloop.formats.files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,5 @@ def write_labels_csv(
             "confidence": pa.array(np.round(np.asarray(confidence, dtype=np.float64), 6)),
         }
     )
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
         pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
-        tmp.replace(out)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None

@@ -128,7 +128,7 @@ def excluded_items(conn: Any, project: repo.Project) -> dict[str, set[int]]:
             .where(
                 ev.c.project_id == pid,
                 ev.c.type.in_(("answer", "correction")),
-                lb.c.kind.in_(("human", "expert")),
+                lb.c.kind.in_(t.PERSON_KINDS),
             )
             .distinct()
         ).scalars()

@@ -55,6 +55,13 @@ def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
                 "labels": labels,
             }
         n_versions = repo.count(conn, t.schema_versions, project)
+        queue = dict.fromkeys(t.BATCH_ITEM_STATUSES, 0)
+        for status, n in conn.execute(
+            select(t.batch_items.c.status, func.count())
+            .where(t.batch_items.c.project_id == project.id)
+            .group_by(t.batch_items.c.status)
+        ):
+            queue[status] = int(n)
     return {
         "project": project.name,
         "items": n_items,
@@ -72,6 +79,7 @@ def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
         "by_labeler_kind": by_kind,
         "schema": schema,
         "schema_versions": n_versions,
+        "batch_items": queue,
     }
 
 

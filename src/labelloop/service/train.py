@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import select
 
 from labelloop.errors import InvalidInput
+from labelloop.formats.files import atomic_path
 from labelloop.schema import MultiLabelSchema
 from labelloop.service.schemas import current_schema
 from labelloop.store import repo
@@ -214,9 +215,8 @@ def train_model(
 
             models_dir.mkdir(parents=True, exist_ok=True)
             target = models_dir / f"{labeler.version}.joblib"
-            tmp = target.with_name(target.name + ".tmp")
-            joblib.dump(labeler, tmp)
-            tmp.replace(target)
+            with atomic_path(target) as tmp:
+                joblib.dump(labeler, tmp)
             model_file = str(target)
     return TrainReport(
         project=project.name,

@@ -455,6 +455,7 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
         .where(t.projects.c.id == project.id)
         .values(event_seq=seq, head_hash=prev)
     )
+    close_batch_items(conn, project, rows)
     for derived, table in ((gold_rows, t.gold), (state_rows, t.item_state)):
         if derived:
             ids = _event_ids_by_seq(conn, project, [r["seq"] for r in derived])
@@ -464,6 +465,51 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
                 latest[r["item_id"]] = r
             _upsert(conn, table, list(latest.values()), "item_id")
     return len(rows)
+
+
+def close_batch_items(conn: Connection, project: Project, rows: Sequence[dict[str, Any]]) -> int:
+    """Mark queued / in-flight batch items done when appended events label them.
+
+    An item's work is done when it gets a gold label or an answer (or correction) of a
+    person (:data:`tables.PERSON_KINDS`); model, LLM, rule and aggregate events leave it
+    queued. Returns how many batch items were closed.
+    """
+    bi = t.batch_items
+    open_work = conn.execute(
+        select(bi.c.id)
+        .where(bi.c.project_id == project.id, bi.c.status.in_(t.OPEN_BATCH_ITEM_STATUSES))
+        .limit(1)
+    ).first()
+    if open_work is None:
+        return 0
+    items = {r["item_id"] for r in rows if r["type"] == "gold"}
+    answered = [
+        (r["item_id"], r["labeler_id"])
+        for r in rows
+        if r["type"] in ("answer", "correction") and r["labeler_id"] is not None
+    ]
+    if answered:
+        people = set(
+            conn.execute(
+                select(t.labelers.c.id).where(
+                    t.labelers.c.project_id == project.id,
+                    t.labelers.c.kind.in_(t.PERSON_KINDS),
+                )
+            ).scalars()
+        )
+        items.update(item for item, labeler in answered if labeler in people)
+    closed = 0
+    for chunk in _chunks(sorted(items)):
+        closed += conn.execute(
+            update(bi)
+            .where(
+                bi.c.project_id == project.id,
+                bi.c.status.in_(t.OPEN_BATCH_ITEM_STATUSES),
+                bi.c.item_id.in_(chunk),
+            )
+            .values(status="done")
+        ).rowcount
+    return closed
 
 
 def _event_ids_by_seq(conn: Connection, project: Project, seqs: Sequence[int]) -> dict[int, int]:

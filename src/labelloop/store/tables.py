@@ -136,6 +136,8 @@ item_state = Table(  # derived: current label per item, from the latest adjudica
 
 EVENT_TYPES = ("answer", "correction", "gold", "adjudication")
 LABELER_KINDS = ("human", "model", "llm", "rule", "expert")
+PERSON_KINDS = ("human", "expert")
+"""Labeler kinds that are people: their answers close queued work and count as labeled."""
 SOURCES = ("import", "api", "ui", "model", "model_auto", "rule", "aggregate")
 
 
@@ -184,3 +186,4 @@ batch_items = Table(  # status is derived work state (queued -> in_flight -> don
 
 BATCH_KINDS = ("sample", "route", "audit")
 BATCH_ITEM_STATUSES = ("queued", "in_flight", "done")
+OPEN_BATCH_ITEM_STATUSES = ("queued", "in_flight")

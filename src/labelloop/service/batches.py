@@ -1,0 +1,229 @@
+"""Batches of work for people: list them and export their items for annotation.
+
+A batch is what `labelloop sample` (kind ``sample``) or `labelloop route` (kinds ``route`` and
+``audit``) stored: items in rank order, each with its score, the reason it was chosen and a
+status. ``queued`` items wait for a person; ``in_flight`` items are being labeled; an item
+is ``done`` once it has a gold label or an answer of a person (the store closes it in the
+same transaction that appends the event, see ``repo.close_batch_items``).
+
+Export writes the open items (or those of ``statuses``) with everything an annotation tool
+needs: the item key as ``task`` (what `labelloop import answers` reads back), the item's
+data, rank, score, reason, and the model suggestion only where the batch may show it (an
+audit is blind). JSONL keeps the data nested; CSV puts the data's top-level fields in
+columns (nested values as JSON text).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from labelloop.errors import InvalidInput, NotFound
+from labelloop.formats.files import atomic_path
+from labelloop.store import repo
+from labelloop.store import tables as t
+from labelloop.store.engine import Store
+
+EXPORT_FORMATS = ("jsonl", "csv")
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    id: int
+    kind: str
+    strategy: str
+    model: str | None
+    created_at: str
+    size: int
+    status: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    batch_id: int
+    out: str
+    format: str
+    statuses: tuple[str, ...]
+    exported: int
+    suggestions_shown: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _summaries(conn: Any, project: repo.Project, batch_id: int | None) -> list[BatchSummary]:
+    b, bi, lb = t.batches, t.batch_items, t.labelers
+    query = (
+        select(b.c.id, b.c.kind, b.c.strategy, b.c.created_at, lb.c.name, lb.c.version)
+        .select_from(b.outerjoin(lb, lb.c.id == b.c.labeler_id))
+        .where(b.c.project_id == project.id)
+        .order_by(b.c.id)
+    )
+    counts_query = (
+        select(bi.c.batch_id, bi.c.status, func.count())
+        .where(bi.c.project_id == project.id)
+        .group_by(bi.c.batch_id, bi.c.status)
+    )
+    if batch_id is not None:
+        query = query.where(b.c.id == batch_id)
+        counts_query = counts_query.where(bi.c.batch_id == batch_id)
+    counts: dict[int, Counter[str]] = {}
+    for bid, status, n in conn.execute(counts_query):
+        counts.setdefault(int(bid), Counter())[status] = int(n)
+    out = []
+    for row in conn.execute(query):
+        c = counts.get(int(row.id), Counter())
+        out.append(
+            BatchSummary(
+                id=int(row.id),
+                kind=row.kind,
+                strategy=row.strategy,
+                model=None if row.name is None else f"{row.name}@{row.version}",
+                created_at=row.created_at,
+                size=sum(c.values()),
+                status={s: c.get(s, 0) for s in t.BATCH_ITEM_STATUSES},
+            )
+        )
+    return out
+
+
+def list_batches(store: Store, project_name: str | None) -> list[BatchSummary]:
+    """Every batch of the project, oldest first, with its item count per status."""
+    with store.read() as conn:
+        project = repo.get_project(conn, project_name)
+        return _summaries(conn, project, None)
+
+
+def _statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
+    chosen = tuple(statuses) if statuses else t.OPEN_BATCH_ITEM_STATUSES
+    bad = [s for s in chosen if s not in t.BATCH_ITEM_STATUSES]
+    if bad:
+        raise InvalidInput(
+            f"batch item status {bad[0]!r}; expected one of {list(t.BATCH_ITEM_STATUSES)}"
+        )
+    return chosen
+
+
+def _export_format(out: Path, fmt: str | None) -> str:
+    chosen = fmt or out.suffix.lower().lstrip(".")
+    if chosen not in EXPORT_FORMATS:
+        raise InvalidInput(
+            f"cannot tell the export format of {out} (saw {chosen or 'no extension'!r}); "
+            f"expected a .jsonl or .csv file, or --format {'/'.join(EXPORT_FORMATS)}"
+        )
+    return chosen
+
+
+def export_batch(
+    store: Store,
+    project_name: str | None,
+    batch_id: int,
+    out: Path,
+    *,
+    statuses: Sequence[str] | None = None,
+    fmt: str | None = None,
+) -> ExportReport:
+    """Write the batch's items with the given statuses (default: queued and in flight).
+
+    The file is written whole or not at all. Raises :class:`NotFound` for a batch that is
+    not the project's.
+    """
+    chosen = _statuses(statuses)
+    kind = _export_format(out, fmt)
+    b, bi, it = t.batches, t.batch_items, t.items
+    with store.read() as conn:
+        project = repo.get_project(conn, project_name)
+        found = _summaries(conn, project, batch_id)
+        if not found:
+            known = [s.id for s in _summaries(conn, project, None)]
+            raise NotFound(
+                f"project {project.name!r} has no batch {batch_id}; batches: {known or 'none'}"
+            )
+        summary = found[0]
+        rows = conn.execute(
+            select(
+                it.c.key,
+                it.c.data,
+                bi.c.rank,
+                bi.c.score,
+                bi.c.reason,
+                bi.c.status,
+                bi.c.suggestion,
+                bi.c.show_suggestion,
+            )
+            .join(it, it.c.id == bi.c.item_id)
+            .join(b, b.c.id == bi.c.batch_id)
+            .where(bi.c.batch_id == batch_id, bi.c.status.in_(chosen))
+            .order_by(bi.c.rank)
+        ).all()
+    records = []
+    shown = 0
+    for r in rows:
+        suggestion = json.loads(r.suggestion) if r.suggestion and r.show_suggestion else None
+        shown += suggestion is not None
+        records.append(
+            {
+                "task": r.key,
+                "data": json.loads(r.data),
+                "batch": batch_id,
+                "kind": summary.kind,
+                "rank": int(r.rank),
+                "score": r.score,
+                "reason": r.reason,
+                "status": r.status,
+                "suggestion": suggestion,
+            }
+        )
+    with atomic_path(out) as tmp:
+        if kind == "jsonl":
+            _write_jsonl(tmp, records)
+        else:
+            _write_csv(tmp, records)
+    return ExportReport(batch_id, str(out), kind, chosen, len(records), shown)
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False))
+            fh.write("\n")
+
+
+_CSV_FIXED = ("task", "batch", "kind", "rank", "score", "reason", "status")
+
+
+def _write_csv(path: Path, records: list[dict[str, Any]]) -> None:
+    data_cols: dict[str, str] = {}  # data field -> column (prefixed where it would collide)
+    reserved = {*_CSV_FIXED, "suggested_label", "suggested_confidence"}
+    for rec in records:
+        for name in rec["data"]:
+            data_cols.setdefault(name, f"data.{name}" if name in reserved else name)
+    header = [*_CSV_FIXED, *data_cols.values(), "suggested_label", "suggested_confidence"]
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for rec in records:
+            data = rec["data"]
+            cells = [rec[c] if rec[c] is not None else "" for c in _CSV_FIXED]
+            for name in data_cols:
+                value = data.get(name)
+                cells.append(
+                    ""
+                    if value is None
+                    else value
+                    if isinstance(value, str | int | float)
+                    else json.dumps(value, ensure_ascii=False)
+                )
+            sug = rec["suggestion"] or {}
+            cells += [sug.get("label", ""), sug.get("confidence", "")]
+            writer.writerow(cells)

@@ -1,0 +1,174 @@
+"""Batches of work: a person's answer or gold closes a queued item, model answers do not;
+exports carry what an annotator needs (suggestions only where allowed) and are written whole."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from labelloop.errors import InvalidInput, NotFound
+from labelloop.service.batches import export_batch, list_batches
+from labelloop.service.imports import import_answers, import_gold, import_items
+from labelloop.service.routing import route
+from labelloop.service.sampling import sample
+from labelloop.service.status import project_status
+from labelloop.service.telemetry import ingest_telemetry
+
+WORDS = ["win", "prize", "free", "call", "lunch", "later", "meet", "home"]
+
+
+def text(i: int) -> str:
+    return f"{WORDS[i % 8]} {WORDS[(i * 3) % 8]} {i}"
+
+
+def setup_pool(store, tmp_path, n=60):
+    items = tmp_path / "items.jsonl"
+    with open(items, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            # 'status' collides with an export column: CSV must keep it apart
+            fh.write(json.dumps({"id": f"m{i}", "text": text(i), "status": "raw", "n": i}) + "\n")
+    import_items(store, None, items)
+    ingest_telemetry(
+        store,
+        None,
+        [
+            {
+                "input": {"text": text(i), "status": "raw", "n": i},
+                "prediction": "spam" if i / n >= 0.5 else "ham",
+                "probabilities": {"spam": round(i / n, 4), "ham": round(1 - i / n, 4)},
+                "model": "prod",
+                "model_version": "1",
+                "timestamp": "2026-11-20T00:00:00Z",
+            }
+            for i in range(n)
+        ],
+    )
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_answers_of_people_and_gold_close_batch_items_model_answers_do_not(store, tmp_path):
+    setup_pool(store, tmp_path)
+    batch = sample(store, None, "margin", 6)
+    keys = [i.key for i in batch.items]
+    out = tmp_path / "batch.jsonl"
+    report = export_batch(store, None, batch.batch_id, out)
+    rows = read_jsonl(out)
+    assert report.exported == 6 and [r["task"] for r in rows] == keys
+    assert [r["rank"] for r in rows] == list(range(1, 7))
+    assert all(r["status"] == "queued" and r["reason"] and r["suggestion"] is None for r in rows)
+    assert rows[0]["data"]["text"] and rows[0]["kind"] == "sample"
+
+    answers = tmp_path / "answers.csv"
+    answers.write_text(f"worker,task,label\nann1,{keys[0]},spam\nann2,{keys[1]},ham\n")
+    import_answers(store, None, answers)
+    gold = tmp_path / "gold.csv"
+    gold.write_text(f"task,label\n{keys[2]},spam\n")
+    import_gold(store, None, gold)
+    # a model re-scoring a queued item is not a person's label: the item stays queued
+    i3 = int(keys[3][1:])
+    ingest_telemetry(
+        store,
+        None,
+        [
+            {
+                "input": {"text": text(i3), "status": "raw", "n": i3},
+                "prediction": "ham",
+                "confidence": 0.9,
+                "model": "prod",
+                "model_version": "2",
+                "timestamp": "2026-11-21T00:00:00Z",
+            }
+        ],
+    )
+    (summary,) = list_batches(store, None)
+    assert summary.size == 6 and summary.model == "prod@1"
+    assert summary.status == {"queued": 3, "in_flight": 0, "done": 3}
+    assert project_status(store, None)["batch_items"] == {"queued": 3, "in_flight": 0, "done": 3}
+
+    export_batch(store, None, batch.batch_id, out)  # default: open items only
+    assert [r["task"] for r in read_jsonl(out)] == keys[3:]
+    export_batch(store, None, batch.batch_id, out, statuses=["done"])
+    assert [r["task"] for r in read_jsonl(out)] == keys[:3]
+
+
+def test_csv_export_puts_data_fields_in_columns(store, tmp_path):
+    setup_pool(store, tmp_path)
+    batch = sample(store, None, "entropy", 3)
+    out = tmp_path / "batch.csv"
+    export_batch(store, None, batch.batch_id, out)
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["task"] for r in rows] == [i.key for i in batch.items]
+    assert all(r["status"] == "queued" and r["data.status"] == "raw" for r in rows)
+    assert rows[0]["text"] == text(int(rows[0]["task"][1:])) and rows[0]["n"] == rows[0]["task"][1:]
+    assert rows[0]["suggested_label"] == ""
+
+
+def test_route_batches_show_suggestions_only_where_allowed(store, tmp_path):
+    n = 400
+    setup_pool(store, tmp_path, n)
+    gold = tmp_path / "gold.csv"  # the model is right on confident items, not near 0.5
+
+    def truth(i: int) -> str:
+        predicted = "spam" if i / n >= 0.5 else "ham"
+        wrong = 0.3 < i / n < 0.7 and i % 4 == 0
+        return {"spam": "ham", "ham": "spam"}[predicted] if wrong else predicted
+
+    gold.write_text("task,label\n" + "".join(f"m{i},{truth(i)}\n" for i in range(0, n, 2)))
+    import_gold(store, None, gold)
+    report = route(
+        store, None, target_precision=0.9, audit_fraction=0.2, show_suggestion=True, random_state=0
+    )
+    assert report.auto_accepted > 0 and report.to_humans > 0 and report.audited > 0
+    by_kind = {b.kind: b for b in list_batches(store, None)}
+    assert by_kind["route"].size == report.to_humans
+    assert by_kind["audit"].size == report.audited
+
+    out = tmp_path / "route.jsonl"
+    shown = export_batch(store, None, by_kind["route"].id, out)
+    rows = read_jsonl(out)
+    assert shown.suggestions_shown == len(rows) == report.to_humans
+    assert all(r["suggestion"]["label"] in {"spam", "ham"} for r in rows)
+    blind = export_batch(store, None, by_kind["audit"].id, tmp_path / "audit.jsonl")
+    assert blind.suggestions_shown == 0
+    assert all(r["suggestion"] is None for r in read_jsonl(tmp_path / "audit.jsonl"))
+
+
+def test_export_errors_name_what_was_seen_and_write_nothing(store, tmp_path):
+    setup_pool(store, tmp_path)
+    batch = sample(store, None, "random", 3)
+    with pytest.raises(NotFound, match=r"no batch 99; batches: \[1\]"):
+        export_batch(store, None, 99, tmp_path / "x.jsonl")
+    with pytest.raises(InvalidInput, match=r"\.txt.*expected a \.jsonl or \.csv"):
+        export_batch(store, None, batch.batch_id, tmp_path / "x.txt")
+    with pytest.raises(InvalidInput, match="status 'open'; expected one of"):
+        export_batch(store, None, batch.batch_id, tmp_path / "x.jsonl", statuses=["open"])
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(InvalidInput, match="cannot write"):
+        export_batch(store, None, batch.batch_id, blocker / "x.jsonl")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("x")) == []
+
+
+def test_batch_cli_lists_and_exports(cli, workspace, tmp_path):
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        "".join(json.dumps({"id": f"t{i}", "text": text(i)}) + "\n" for i in range(20))
+    )
+    assert cli("import", "items", str(items)).code == 0
+    assert cli("batch", "list").out.startswith("no batches yet")
+    assert cli("sample", "--strategy", "random", "--budget", "5").code == 0
+    listed = cli("batch", "list")
+    assert listed.code == 0 and "sample" in listed.out and "random" in listed.out
+    out = tmp_path / "b.csv"
+    res = cli("batch", "export", "1", str(out))
+    assert res.code == 0 and f"5 items (queued, in_flight) written to {out}" in res.out
+    data = json.loads(cli("batch", "list", "--json").out)
+    assert data["batches"][0]["status"] == {"queued": 5, "in_flight": 0, "done": 0}
+    bad = cli("batch", "export", "7", str(out))
+    assert bad.code == 2 and "no batch 7" in bad.err
