@@ -9,7 +9,7 @@ import json
 import pytest
 
 from labelloop.errors import InvalidInput, NotFound
-from labelloop.service.batches import export_batch, list_batches
+from labelloop.service.batches import export_batch, list_batches, requeue_batch
 from labelloop.service.imports import import_answers, import_gold, import_items
 from labelloop.service.routing import route
 from labelloop.service.sampling import sample
@@ -96,6 +96,39 @@ def test_answers_of_people_and_gold_close_batch_items_model_answers_do_not(store
     assert [r["task"] for r in read_jsonl(out)] == keys[:3]
 
 
+def test_claimed_items_are_in_flight_until_answered_or_requeued(store, tmp_path, monkeypatch):
+    setup_pool(store, tmp_path)
+    batch = sample(store, None, "margin", 4)
+    keys = [i.key for i in batch.items]
+
+    def disk_full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:  # the claim is made, then the final rename fails
+        m.setattr("labelloop.formats.files.os.replace", disk_full)
+        with pytest.raises(InvalidInput, match=r"cannot write .*No space left"):
+            export_batch(store, None, batch.batch_id, tmp_path / "x.jsonl", claim=True)
+    assert list_batches(store, None)[0].status["queued"] == 4  # no file, no claim
+    assert not list(tmp_path.glob("x.jsonl*"))
+
+    out = tmp_path / "handed.jsonl"
+    report = export_batch(store, None, batch.batch_id, out, claim=True)
+    assert report.claimed == 4 and {r["status"] for r in read_jsonl(out)} == {"in_flight"}
+    assert list_batches(store, None)[0].status == {"queued": 0, "in_flight": 4, "done": 0}
+    again = sample(store, None, "margin", 4)  # in-flight items are not sampled again
+    assert not set(keys) & {i.key for i in again.items}
+    assert again.excluded["queued"] == 4
+
+    answers = tmp_path / "answers.csv"
+    answers.write_text(f"worker,task,label\nann1,{keys[0]},spam\n")
+    import_answers(store, None, answers)
+    assert requeue_batch(store, None, batch.batch_id) == 3
+    assert list_batches(store, None)[0].status == {"queued": 3, "in_flight": 0, "done": 1}
+    assert requeue_batch(store, None, batch.batch_id) == 0
+    with pytest.raises(NotFound, match="no batch 42"):
+        requeue_batch(store, None, 42)
+
+
 def test_csv_export_puts_data_fields_in_columns(store, tmp_path):
     setup_pool(store, tmp_path)
     batch = sample(store, None, "entropy", 3)
@@ -170,5 +203,8 @@ def test_batch_cli_lists_and_exports(cli, workspace, tmp_path):
     assert res.code == 0 and f"5 items (queued, in_flight) written to {out}" in res.out
     data = json.loads(cli("batch", "list", "--json").out)
     assert data["batches"][0]["status"] == {"queued": 5, "in_flight": 0, "done": 0}
+    claimed = cli("batch", "export", "1", str(out), "--claim")
+    assert claimed.code == 0 and "5 now in flight" in claimed.out
+    assert json.loads(cli("batch", "requeue", "1", "--json").out) == {"batch_id": 1, "requeued": 5}
     bad = cli("batch", "export", "7", str(out))
     assert bad.code == 2 and "no batch 7" in bad.err

@@ -336,6 +336,14 @@ def batch_export(
         str | None,
         typer.Option("--format", help="jsonl or csv (default: from the file extension)."),
     ] = None,
+    claim: Annotated[
+        bool,
+        typer.Option(
+            "--claim",
+            help="Hand the items out: exported queued items become in_flight "
+            "(`labelloop batch requeue` returns unfinished ones).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a batch's open items for annotation, in rank order, whole or not at all.
@@ -347,7 +355,9 @@ def batch_export(
     from labelloop.service.batches import export_batch
 
     with open_workspace() as ws:
-        report = export_batch(ws.store, project, batch_id, out, statuses=status, fmt=fmt)
+        report = export_batch(
+            ws.store, project, batch_id, out, statuses=status, fmt=fmt, claim=claim
+        )
     if as_json:
         print_json(report.as_dict())
         return
@@ -359,4 +369,22 @@ def batch_export(
             if report.suggestions_shown
             else ""
         )
+        + (f"; {report.claimed:,} now in flight" if claim else "")
     )
+
+
+@batch_app.command("requeue")
+def batch_requeue(
+    batch_id: Annotated[int, typer.Argument(help="Batch id (see `labelloop batch list`).")],
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Return a batch's in-flight items that nobody finished to the queue."""
+    from labelloop.service.batches import requeue_batch
+
+    with open_workspace() as ws:
+        moved = requeue_batch(ws.store, project, batch_id)
+    if as_json:
+        print_json({"batch_id": batch_id, "requeued": moved})
+        return
+    typer.echo(f"batch {batch_id}: {moved:,} in-flight items back in the queue")

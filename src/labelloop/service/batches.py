@@ -6,6 +6,10 @@ status. ``queued`` items wait for a person; ``in_flight`` items are being labele
 is ``done`` once it has a gold label or an answer of a person (the store closes it in the
 same transaction that appends the event, see ``repo.close_batch_items``).
 
+Export can hand the items out: with ``claim`` the exported queued items become ``in_flight``
+in the same transaction (if the file cannot be written, nothing changes), so the next sample
+or route never picks them, and :func:`requeue_batch` returns in-flight items nobody finished.
+
 Export writes the open items (or those of ``statuses``) with everything an annotation tool
 needs: the item key as ``task`` (what `labelloop import answers` reads back), the item's
 data, rank, score, reason, and the model suggestion only where the batch may show it (an
@@ -23,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from labelloop.errors import InvalidInput, NotFound
 from labelloop.formats.files import atomic_path
@@ -56,6 +60,7 @@ class ExportReport:
     statuses: tuple[str, ...]
     exported: int
     suggestions_shown: int
+    claimed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,26 +137,23 @@ def export_batch(
     *,
     statuses: Sequence[str] | None = None,
     fmt: str | None = None,
+    claim: bool = False,
 ) -> ExportReport:
     """Write the batch's items with the given statuses (default: queued and in flight).
 
-    The file is written whole or not at all. Raises :class:`NotFound` for a batch that is
-    not the project's.
+    With ``claim``, the exported ``queued`` items become ``in_flight`` (exported as such).
+    The file is written whole or not at all, and a claim only takes effect with the file.
+    Raises :class:`NotFound` for a batch that is not the project's.
     """
     chosen = _statuses(statuses)
     kind = _export_format(out, fmt)
     b, bi, it = t.batches, t.batch_items, t.items
-    with store.read() as conn:
+    with store.write() if claim else store.read() as conn:
         project = repo.get_project(conn, project_name)
-        found = _summaries(conn, project, batch_id)
-        if not found:
-            known = [s.id for s in _summaries(conn, project, None)]
-            raise NotFound(
-                f"project {project.name!r} has no batch {batch_id}; batches: {known or 'none'}"
-            )
-        summary = found[0]
+        summary = _one_batch(conn, project, batch_id)
         rows = conn.execute(
             select(
+                bi.c.id,
                 it.c.key,
                 it.c.data,
                 bi.c.rank,
@@ -166,30 +168,67 @@ def export_batch(
             .where(bi.c.batch_id == batch_id, bi.c.status.in_(chosen))
             .order_by(bi.c.rank)
         ).all()
-    records = []
-    shown = 0
-    for r in rows:
-        suggestion = json.loads(r.suggestion) if r.suggestion and r.show_suggestion else None
-        shown += suggestion is not None
-        records.append(
-            {
-                "task": r.key,
-                "data": json.loads(r.data),
-                "batch": batch_id,
-                "kind": summary.kind,
-                "rank": int(r.rank),
-                "score": r.score,
-                "reason": r.reason,
-                "status": r.status,
-                "suggestion": suggestion,
-            }
+        claimed = [int(r.id) for r in rows if claim and r.status == "queued"]
+        records = []
+        shown = 0
+        for r in rows:
+            suggestion = json.loads(r.suggestion) if r.suggestion and r.show_suggestion else None
+            shown += suggestion is not None
+            records.append(
+                {
+                    "task": r.key,
+                    "data": json.loads(r.data),
+                    "batch": batch_id,
+                    "kind": summary.kind,
+                    "rank": int(r.rank),
+                    "score": r.score,
+                    "reason": r.reason,
+                    "status": "in_flight" if claim and r.status == "queued" else r.status,
+                    "suggestion": suggestion,
+                }
+            )
+        with atomic_path(out) as tmp:
+            if kind == "jsonl":
+                _write_jsonl(tmp, records)
+            else:
+                _write_csv(tmp, records)
+            _set_status(conn, claimed, "queued", "in_flight")
+    return ExportReport(batch_id, str(out), kind, chosen, len(records), shown, len(claimed))
+
+
+def requeue_batch(store: Store, project_name: str | None, batch_id: int) -> int:
+    """Return the batch's in-flight items (handed out, never answered) to the queue."""
+    bi = t.batch_items
+    with store.write() as conn:
+        project = repo.get_project(conn, project_name)
+        _one_batch(conn, project, batch_id)
+        ids = conn.execute(
+            select(bi.c.id).where(bi.c.batch_id == batch_id, bi.c.status == "in_flight")
+        ).scalars()
+        return _set_status(conn, [int(i) for i in ids], "in_flight", "queued")
+
+
+def _one_batch(conn: Any, project: repo.Project, batch_id: int) -> BatchSummary:
+    found = _summaries(conn, project, batch_id)
+    if not found:
+        known = [s.id for s in _summaries(conn, project, None)]
+        raise NotFound(
+            f"project {project.name!r} has no batch {batch_id}; batches: {known or 'none'}"
         )
-    with atomic_path(out) as tmp:
-        if kind == "jsonl":
-            _write_jsonl(tmp, records)
-        else:
-            _write_csv(tmp, records)
-    return ExportReport(batch_id, str(out), kind, chosen, len(records), shown)
+    return found[0]
+
+
+def _set_status(conn: Any, ids: list[int], old: str, new: str) -> int:
+    """Move batch items from ``old`` to ``new`` (only those still in ``old``)."""
+    bi = t.batch_items
+    moved = 0
+    for start in range(0, len(ids), repo.CHUNK):
+        moved += conn.execute(
+            update(bi)
+            .where(bi.c.id.in_(ids[start : start + repo.CHUNK]), bi.c.status == old)
+            .values(status=new)
+        ).rowcount
+    return moved
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
