@@ -139,21 +139,23 @@ def test_uninformative_prior_keeps_a_rare_class() -> None:
         LabelModel(prior="flat").fit(votes)  # type: ignore[arg-type]
 
 
-def test_wrench_trec_selected_on_half_of_valid(shared_data: Path) -> None:
-    """TREC (68 single-class LFs, one firing on 62 % of items whatever the class): select on
-    one stratified half of valid, score on the other; clearly above majority vote."""
-    root = shared_data / "ws" / "wrench_trec"
-    ltr, _ = _wrench(root, "train")
+def test_wrench_chemprot_selected_on_half_of_valid(shared_data: Path) -> None:
+    """chemprot (10 classes, several under 5 %; no train split, so the votes fitted are the
+    valid split's, without labels): select on one stratified half of valid, score on the
+    other; clearly above majority vote (with pseudo-counts at 0.9 accuracy EM drove the rare
+    classes' balance to ~0 and the margin was 0.04-0.07)."""
+    root = shared_data / "ws" / "wrench_chemprot"
     lva, yva = _wrench(root, "valid")
+    k = 10
     rng = np.random.default_rng(0)
     first = np.zeros(yva.size, dtype=bool)
     for c in np.unique(yva):
         idx = rng.permutation(np.flatnonzero(yva == c))
         first[idx[: idx.size // 2]] = True
-    train = votes_from_matrix(ltr, 6)
-    mv = make_aggregator("majority_vote.v1").fit(votes_from_matrix(lva, 6))
+    fit_votes = votes_from_matrix(lva, k)
+    mv = make_aggregator("majority_vote.v1").fit(fit_votes)
     mv_pred = np.where(mv.labels_ < 0, 0, mv.labels_)
     for sel, ev in ((first, ~first), (~first, first)):
-        best, _ = select_label_model(train, votes_from_matrix(lva[sel], 6), yva[sel])
-        ours = score_labels(yva[ev], best.predict(votes_from_matrix(lva[ev], 6)))
+        best, _ = select_label_model(fit_votes, votes_from_matrix(lva[sel], k), yva[sel])
+        ours = score_labels(yva[ev], best.predict(votes_from_matrix(lva[ev], k)))
         assert ours >= score_labels(yva[ev], mv_pred[ev]) + 0.08

@@ -339,13 +339,9 @@ SELECTION_GRID: tuple[dict[str, object], ...] = tuple(
     }
     for cb in ("estimate", "uniform", "dev")
     for it in (1, 3, 10, 100)
-    for aw in (1.0, 0.5, 0.0)
+    for aw in (1.0, 0.5)
 )
-"""Configurations tried by :func:`select_label_model` (``"dev"`` = dev-set class balance).
-
-``abstain_weight=0`` (votes only) is there for LFs whose firing is not independent of each
-other given the class (a broad rule that fires on most items): their abstains then carry
-evidence the model cannot read correctly."""
+"""Configurations tried by :func:`select_label_model` (``"dev"`` = dev-set class balance)."""
 
 
 def score_labels(gold: npt.ArrayLike, pred: npt.ArrayLike, *, metric: str = "accuracy") -> float:
