@@ -81,10 +81,6 @@ def _pct(x: Any) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}%"
 
 
-def _models_dir(ws: Any) -> Path | None:
-    return None if ws.root is None else Path(ws.root) / ".labelloop" / "models"
-
-
 @app.command("train", rich_help_panel="Sample")
 def train(
     project: ProjectOpt = None,
@@ -118,7 +114,7 @@ def train(
             text_field=text_field,
             folds=folds,
             random_state=seed,
-            models_dir=_models_dir(ws),
+            models_dir=ws.models_dir,
         )
     if as_json:
         print_json(report.as_dict())

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from labelloop.cli import app
+from labelloop.cli import app, fail
 from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
 
 import_app = typer.Typer(
@@ -293,28 +293,43 @@ def demo(
     """Run the main job on a bundled real dataset, through the loop.
 
     Creates a workspace, applies a label schema with worked examples, imports 1,956 YouTube
-    comments and their gold labels, applies labeling functions (rules) as labelers, infers
-    labels with the default aggregator (scored on gold), then prints status and verifies
-    the provenance chain. Data: YouTube Spam Collection (Alberto, Lochter & Almeida 2015,
-    UCI id 380, CC BY 4.0).
+    comments and gold labels for half of them (the other half's truth stays hidden), trains
+    the model labeler on the gold (out-of-fold accuracy), samples the 40 comments the model
+    is least sure of as a batch and exports it for annotators, routes the rest (auto-accepts
+    confident model labels at 98% precision estimated on gold, audits a few), applies
+    labeling functions (rules), infers labels from humans, model and rules with the default
+    aggregator, scores them on the hidden half, then prints status and verifies the
+    provenance chain. Data: YouTube Spam Collection (Alberto, Lochter & Almeida 2015, UCI id
+    380, CC BY 4.0).
     """
+    import csv
     from importlib.resources import as_file, files
 
-    from labelloop.service.adjudicate import adjudicate
+    from labelloop.service.adjudicate import adjudicate, current_labels
+    from labelloop.service.batches import export_batch
     from labelloop.service.imports import import_gold, import_items
     from labelloop.service.lf import apply_lf_module
+    from labelloop.service.routing import route
+    from labelloop.service.sampling import sample
     from labelloop.service.schemas import apply_schema_file
+    from labelloop.service.train import train_model
     from labelloop.service.workspace import WORKSPACE_FILE, init_workspace
 
     target = (directory or Path("labelloop-demo")).resolve()
     if (target / WORKSPACE_FILE).exists():
-        raise typer.BadParameter(f"{target} already holds a workspace; pass another --dir")
+        raise fail(f"{target} already holds a workspace; pass another --dir")
     target.mkdir(parents=True, exist_ok=True)
     bundle = files("labelloop") / "data" / "demo"
     names = ("youtube_items.csv", "youtube_gold.csv", "spam_schema.yaml", "youtube_lfs.py")
     with as_file(bundle) as src:
         for name in names:
             shutil.copy(Path(src) / name, target / name)
+    # every other comment's label is gold; the rest is the hidden truth the result is scored on
+    with open(target / "youtube_gold.csv", newline="", encoding="utf-8") as fh:
+        truth = list(csv.reader(fh))[1:]
+    with open(target / "gold_half.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["task", "label"], *truth[::2]])
+    hidden = dict(truth[1::2])
     ws, project = init_workspace(target, "youtube-spam")
     with ws:
         typer.echo(f"workspace {target}, project {project.name!r}")
@@ -331,7 +346,29 @@ def demo(
                 progress=progress,
             )
         _report(items, False)
-        _report(import_gold(ws.store, None, target / "youtube_gold.csv"), False)
+        _report(import_gold(ws.store, None, target / "gold_half.csv"), False)
+        trained = train_model(ws.store, None, models_dir=ws.models_dir)
+        typer.echo(
+            f"model {trained.labeler} trained on {trained.n_train:,} labels: out-of-fold "
+            f"accuracy {trained.oof_accuracy:.1%}; {trained.n_predicted:,} items scored"
+        )
+        batch = sample(ws.store, None, "margin", 40)
+        if batch.batch_id is not None:
+            exported = export_batch(
+                ws.store, None, batch.batch_id, target / f"batch_{batch.batch_id}.jsonl", claim=True
+            )
+            typer.echo(
+                f"batch {batch.batch_id}: the {batch.selected} comments the model is least sure "
+                f"of, handed out in {Path(exported.out).name}"
+            )
+        routed = route(ws.store, None, target_precision=0.98, audit_fraction=0.05)
+        typer.echo(
+            f"routing: {routed.auto_accepted:,} model labels auto-accepted "
+            f"(gold precision {routed.precision:.1%}, 95% interval {routed.ci_low:.1%}-"
+            f"{routed.ci_high:.1%}), {routed.audited:,} audited, {routed.to_humans:,} to humans"
+            if not routed.abstained
+            else f"routing: nothing auto-accepted ({routed.reason})"
+        )
         with progress_bar("applying labeling functions") as progress:
             lfs = apply_lf_module(ws.store, None, target / "youtube_lfs.py", progress=progress)
         typer.echo(
@@ -340,8 +377,14 @@ def demo(
         result = adjudicate(ws.store, None, method="auto")
         accuracy = "" if result.gold_accuracy is None else f", {result.gold_accuracy:.1%} on gold"
         typer.echo(
-            f"{result.method}: {result.items:,} items labeled from their votes{accuracy} "
-            f"({result.events_added:,} adjudication events)"
+            f"{result.method}: {result.items:,} items labeled from humans, model and rules"
+            f"{accuracy} ({result.events_added:,} adjudication events)"
+        )
+        labels = current_labels(ws.store, None)
+        scored = [labels.get(key) == label for key, label in hidden.items()]
+        typer.echo(
+            f"on the {len(hidden):,} comments whose truth was hidden: "
+            f"{sum(scored) / len(scored):.1%} correct"
         )
     import os
 

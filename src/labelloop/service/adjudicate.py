@@ -247,6 +247,19 @@ def adjudicate(
     )
 
 
+def current_labels(store: Store, project_name: str | None) -> dict[str, Any]:
+    """Each adjudicated item's current consensus label, by item key."""
+    st, it = t.item_state, t.items
+    with store.read() as conn:
+        project = repo.get_project(conn, project_name)
+        rows = conn.execute(
+            select(it.c.key, st.c.label)
+            .join(it, it.c.id == st.c.item_id)
+            .where(st.c.project_id == project.id, st.c.label.is_not(None))
+        )
+        return {key: json.loads(label) for key, label in rows}
+
+
 def _kind_summaries(labelers: list[LabelerSkill]) -> list[KindSummary]:
     out = []
     for kind in sorted({x.kind for x in labelers}):

@@ -30,6 +30,11 @@ class Workspace:
     default_project: str | None
     store: Store
 
+    @property
+    def models_dir(self) -> Path | None:
+        """Where trained model files go (``.labelloop/models``); None without a folder."""
+        return None if self.root is None else Path(self.root) / ".labelloop" / "models"
+
     def close(self) -> None:
         self.store.dispose()
 
