@@ -20,7 +20,7 @@ def test_demo_runs_the_loop_and_scores_on_hidden_truth(cli, tmp_path, monkeypatc
     assert oof > 90
     batch = [json.loads(line) for line in (target / "batch_1.jsonl").read_text().splitlines()]
     assert len(batch) == 40 and {r["status"] for r in batch} == {"in_flight"}
-    assert all(r["data"]["text"] and r["reason"].startswith("margin") for r in batch)
+    assert all(r["data"]["text"] and r["reason"].startswith("top-two gap") for r in batch)
     routed = re.search(
         r"routing: ([\d,]+) model labels auto-accepted \(gold precision ([\d.]+)%", out
     )

@@ -110,6 +110,11 @@ def test_top_uncertain_honours_exclude_and_explains() -> None:
     assert sel.reasons[0] == "least_confidence 0.45 (rank 1 of 3)"
     assert sel.reasons[1] == "least_confidence 0.4 (rank 2 of 3)"
     assert len(sel) == 2 and sel.method == "least_confidence"
+    # a margin reason states the gap between the two best classes, not the score 1 - gap
+    near_tie = np.array([[0.31214, 0.31190, 0.2, 0.17596], [0.9, 0.05, 0.03, 0.02]])
+    margin = select_batch("margin", 2, n_pool=2, probas=near_tie)
+    assert margin.reasons == ("top-two gap 0.00024 (rank 1 of 2)", "top-two gap 0.85 (rank 2 of 2)")
+    np.testing.assert_allclose(margin.scores, [1 - 0.00024, 0.15])
 
 
 def test_unknown_strategy_lists_the_known_ones() -> None:

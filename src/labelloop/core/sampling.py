@@ -414,6 +414,13 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e3 else f"{x:.4g}"
 
 
+def _describe(label: str, score: float) -> str:
+    """How a reason shows a score: the margin score ``1 - gap`` reads as the gap itself."""
+    if label == "margin":
+        return f"top-two gap {_fmt(1.0 - score)}"
+    return f"{label} {_fmt(score)}"
+
+
 def _top(
     scores: FloatArray,
     available: IntArray,
@@ -427,7 +434,7 @@ def _top(
     order = _rank_desc(s, rng)[:budget]
     n = available.shape[0]
     reasons = tuple(
-        f"{label} {_fmt(float(s[j]))} (rank {r + 1} of {n}){note}" for r, j in enumerate(order)
+        f"{_describe(label, float(s[j]))} (rank {r + 1} of {n}){note}" for r, j in enumerate(order)
     )
     return Selection(available[order], s[order].astype(np.float64), reasons, method)
 
@@ -681,7 +688,7 @@ def select_batch(
         else:
             picks = cand[_kmeans_diverse(emb[cand], scores[cand], budget, rng)]
         reasons = tuple(
-            f"{uncertainty} {_fmt(float(scores[i]))} (rank {rank_of[int(i)]} of "
+            f"{_describe(uncertainty, float(scores[i]))} (rank {rank_of[int(i)]} of "
             f"{available.shape[0]}), diverse pick ({diversity}) among top {n_cand}"
             for i in picks
         )
