@@ -305,7 +305,7 @@ def demo(
     import csv
     from importlib.resources import as_file, files
 
-    from labelloop.service.adjudicate import adjudicate, current_labels
+    from labelloop.service.adjudicate import adjudicate, consensus_labels
     from labelloop.service.batches import export_batch
     from labelloop.service.imports import import_gold, import_items
     from labelloop.service.lf import apply_lf_module
@@ -380,7 +380,7 @@ def demo(
             f"{result.method}: {result.items:,} items labeled from humans, model and rules"
             f"{accuracy} ({result.events_added:,} adjudication events)"
         )
-        labels = current_labels(ws.store, None)
+        labels = consensus_labels(ws.store, None)
         scored = [labels.get(key) == label for key, label in hidden.items()]
         typer.echo(
             f"on the {len(hidden):,} comments whose truth was hidden: "

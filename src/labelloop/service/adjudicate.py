@@ -247,8 +247,12 @@ def adjudicate(
     )
 
 
-def current_labels(store: Store, project_name: str | None) -> dict[str, Any]:
-    """Each adjudicated item's current consensus label, by item key."""
+def consensus_labels(store: Store, project_name: str | None) -> dict[str, Any]:
+    """Each adjudicated item's consensus label (the latest adjudication), by item key.
+
+    Gold does not override it here (compare ``service.train.current_labels``, the training
+    labels: gold over consensus, by item id).
+    """
     st, it = t.item_state, t.items
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
