@@ -136,6 +136,46 @@ def test_committee_of_model_labelers_and_diversity_on_tfidf_vectors(store, tmp_p
         sample(store, None, "diversity", 5, embeddings="bert")
 
 
+def test_committee_includes_labeling_functions_and_skips_their_abstains(store, tmp_path):
+    from labelloop.service.lf import apply_lf_module
+
+    import_items(store, None, make_items(tmp_path))
+    records = telemetry()
+    for rec in records:  # one production model, sure that everything is ham
+        rec["prediction"], rec["probabilities"] = "ham", {"spam": 0.02, "ham": 0.98}
+    ingest_telemetry(store, None, records)
+    lfs = tmp_path / "lfs.py"
+    lfs.write_text(
+        "from labelloop.labelers.rules import ABSTAIN, labeling_function\n\n"
+        "@labeling_function()\n"
+        "def prize(text):\n"
+        "    return 'spam' if text.startswith('prize') else ABSTAIN\n\n"
+        "@labeling_function()\n"
+        "def meet(text):\n"
+        "    return 'ham' if text.startswith('meet') else ABSTAIN\n"
+    )
+    applied = apply_lf_module(store, None, lfs, n_jobs=1)
+    assert applied.n_failures == 0 and applied.events_added == 15
+
+    batch = sample(store, None, "committee", 10)
+    # only where the 'prize' rule votes spam against the model is there disagreement:
+    # items 1, 9, 17, ... (text starts with WORDS[i % 8] == 'prize'); 'meet' agrees with it
+    prize_items = {f"m{i}" for i in range(60) if i % 8 == 1}
+    keys = [i.key for i in batch.items]
+    assert set(keys[: len(prize_items)]) == prize_items
+    assert all(i.reason.startswith("vote entropy 0.693") for i in batch.items[:8])
+    assert all(i.reason.startswith("vote entropy 0 ") for i in batch.items[8:])
+    with store.read() as conn:
+        params = json.loads(
+            conn.execute(
+                select(t.batches.c.params).where(t.batches.c.id == batch.batch_id)
+            ).scalar_one()
+        )
+    assert sorted(params["committee"]) == sorted(
+        ["model:prod@1", *(f"rule:{lf.name}@{lf.version}" for lf in applied.lfs)]
+    )
+
+
 def test_concurrent_samples_never_queue_an_item_twice(store, tmp_path):
     import threading
 

@@ -167,8 +167,8 @@ def sample_cmd(
 
     Items labeled, auto-accepted, queued or in flight are never selected. Uncertainty
     strategies use the latest model predictions (`labelloop train` or telemetry); without
-    any, selection falls back to a cold start. committee: every model labeler of the
-    project votes (two at least). diversity/hybrid: k-center / k-means on item vectors.
+    any, selection falls back to a cold start. committee: every model, LLM and
+    labeling function of the project votes (two at least; an abstaining LF does not). diversity/hybrid: k-center / k-means on item vectors.
     """
     from labelloop.service.sampling import sample
 

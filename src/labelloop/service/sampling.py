@@ -5,8 +5,10 @@ an answer of a human or expert, or an auto-accepted model label) or queued / in 
 batch are excluded. Uncertainty strategies read the class probabilities of a model labeler's
 latest answers (default: the most recently created model labeler with answers; e.g. the one
 ``labelloop train`` recorded); items that model has not scored count as maximally uncertain
-(uniform probabilities). Each chosen item is stored with its score and the reason it was
-chosen (``batch_items``), status ``queued``.
+(uniform probabilities). The committee is every model, LLM and labeling function of the
+project (probabilities where answers carry them, else hard votes; an LF's abstain is no vote).
+Each chosen item is stored with its score and the reason it was chosen (``batch_items``),
+status ``queued``.
 """
 
 from __future__ import annotations
@@ -246,38 +248,70 @@ def _embed(texts: list[str], method: str, random_state: int | None) -> np.ndarra
     return np.asarray(z / np.where(norms > 0, norms, 1.0))
 
 
+COMMITTEE_KINDS = ("model", "llm", "rule")
+"""Labeler kinds that sit on the committee: every labeler that is not a person."""
+
+
 def _committee(
     conn: Any, project: repo.Project, item_ids: np.ndarray, classes: list[str]
-) -> np.ndarray | None:
-    """Every model labeler's latest probabilities as committee members, (M, n_pool, K), NaN
-    rows where a member has not scored an item; None with fewer than two members."""
-    lb = t.labelers
-    refs = [
-        ModelRef(int(r.id), r.name, r.version)
+) -> tuple[np.ndarray, list[str]] | None:
+    """The committee's votes, (M, n_pool, K), and its members' names; None below two members.
+
+    Every model, LLM and labeling function of the project is a member (its latest answer per
+    item): class probabilities where its answers carry them (models, telemetry), else a hard
+    vote (one-hot; labeling functions, LLMs). NaN rows where a member has not answered an item
+    (a labeling function that abstained). Routing's ``model_auto`` copies are not votes.
+    Memory: ``M * n_pool * K`` floats.
+    """
+    lb, ev = t.labelers, t.events
+    position = {c: j for j, c in enumerate(classes)}
+    row_of = {int(i): k for k, i in enumerate(item_ids.tolist())}
+    names = {
+        int(r.id): f"{r.kind}:{r.name}@{r.version}"
         for r in conn.execute(
-            select(lb.c.id, lb.c.name, lb.c.version).where(
-                lb.c.project_id == project.id, lb.c.kind == "model"
+            select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version).where(
+                lb.c.project_id == project.id, lb.c.kind.in_(COMMITTEE_KINDS)
             )
         )
-    ]
-    position = {c: j for j, c in enumerate(classes)}
-    members = []
-    for ref in refs:
-        preds = load_predictions(conn, project, ref)
-        if not preds.probabilities:
+    }
+    members: dict[int, np.ndarray] = {}
+    rows = conn.execute(
+        select(ev.c.labeler_id, ev.c.item_id, ev.c.label, ev.c.payload)
+        .where(
+            ev.c.project_id == project.id,
+            ev.c.type == "answer",
+            ev.c.source != "model_auto",
+            ev.c.labeler_id.in_(list(names)),
+        )
+        .order_by(ev.c.seq)
+    )
+    for labeler_id, item_id, label_text, payload_text in rows:
+        k = row_of.get(int(item_id))
+        if k is None:
             continue
-        m = np.full((len(item_ids), len(classes)), np.nan)
-        for k, item_id in enumerate(item_ids.tolist()):
-            probs = preds.probabilities.get(item_id)
-            if probs:
-                row = np.zeros(len(classes))
-                for label, p in probs.items():
-                    if label in position:
-                        row[position[label]] = p
-                if row.sum() > 0:
-                    m[k] = row / row.sum()
-        members.append(m)
-    return np.stack(members) if len(members) >= 2 else None
+        vote = np.zeros(len(classes))
+        payload = json.loads(payload_text) if payload_text else {}
+        probs = payload.get("probabilities")
+        if isinstance(probs, dict):
+            for label, p in probs.items():
+                j = position.get(label)
+                if j is not None and isinstance(p, int | float):
+                    vote[j] = p
+        else:
+            label = json.loads(label_text) if label_text is not None else None
+            if isinstance(label, str) and label in position:
+                vote[position[label]] = 1.0
+        total = vote.sum()
+        if total <= 0:
+            continue
+        m = members.get(int(labeler_id))
+        if m is None:
+            m = members[int(labeler_id)] = np.full((len(item_ids), len(classes)), np.nan)
+        m[k] = vote / total
+    if len(members) < 2:
+        return None
+    ids = sorted(members)
+    return np.stack([members[i] for i in ids]), [names[i] for i in ids]
 
 
 def sample(
@@ -294,8 +328,9 @@ def sample(
 ) -> SampleReport:
     """Select up to ``budget`` items with ``strategy`` and store them as a ``sample`` batch.
 
-    ``committee`` uses every model labeler of the project as a member; ``diversity`` and
-    ``hybrid`` use item vectors (``embeddings``: one of :data:`EMBEDDINGS`) of ``text_field``.
+    ``committee`` uses every model, LLM and labeling function of the project as a member
+    (recorded in the batch's params); ``diversity`` and ``hybrid`` use item vectors
+    (``embeddings``: one of :data:`EMBEDDINGS`) of ``text_field``.
     """
     if embeddings not in EMBEDDINGS:
         raise InvalidInput(f"unknown embeddings {embeddings!r}; expected one of {list(EMBEDDINGS)}")
@@ -371,8 +406,11 @@ def sample(
             ]
             vectors = _embed(texts, embeddings, random_state)
         members = None
+        member_names: list[str] = []
         if strategy == "committee" and found is not None:
-            members = _committee(conn, project, item_ids, list(found[1].label_space.labels))
+            committee = _committee(conn, project, item_ids, list(found[1].label_space.labels))
+            if committee is not None:
+                members, member_names = committee
         selection = select_batch(
             strategy,
             budget,
@@ -395,7 +433,7 @@ def sample(
         ]
         batch_id = None
         if entries:
-            params = {
+            params: dict[str, Any] = {
                 "budget": budget,
                 "embeddings": embeddings if vectors is not None else None,
                 "random_state": random_state,
@@ -404,6 +442,8 @@ def sample(
                     k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in options.items()
                 },
             }
+            if member_names:
+                params["committee"] = member_names
             batch_id = create_batch(
                 conn,
                 project,
