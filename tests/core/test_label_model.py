@@ -11,6 +11,7 @@ import pytest
 from labelloop.core.aggregate import make_aggregator
 from labelloop.core.label_model import (
     LabelModel,
+    connected_components,
     lf_group_weights,
     score_labels,
     select_label_model,
@@ -159,3 +160,34 @@ def test_wrench_chemprot_selected_on_half_of_valid(shared_data: Path) -> None:
         best, _ = select_label_model(fit_votes, votes_from_matrix(lva[sel], k), yva[sel])
         ours = score_labels(yva[ev], best.predict(votes_from_matrix(lva[ev], k)))
         assert ours >= score_labels(yva[ev], mv_pred[ev]) + 0.08
+
+
+def test_connected_components_match_scipy_on_random_and_chain_graphs() -> None:
+    import scipy.sparse as sp
+    from scipy.sparse import csgraph
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        m = int(rng.integers(1, 80))
+        if trial % 4 == 0:  # a long chain in random order: the slowest case for propagation
+            linked = np.eye(m, dtype=bool)
+            path = rng.permutation(m)
+            linked[path[:-1], path[1:]] = linked[path[1:], path[:-1]] = True
+        else:
+            linked = rng.random((m, m)) < rng.random() * 0.15
+            linked |= linked.T
+            np.fill_diagonal(linked, True)
+        ours = connected_components(linked)
+        n, ref = csgraph.connected_components(sp.csr_matrix(linked), directed=False)
+        assert len(set(ours.tolist())) == n
+        assert len(set(zip(ours.tolist(), ref.tolist(), strict=True))) == n  # same partition
+        assert all(ours[i] == np.flatnonzero(ours == ours[i]).min() for i in range(m))
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from labelloop.core import label_model
+
+    result = doctest.testmod(label_model, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 5
