@@ -297,7 +297,7 @@ def demo(
     the model labeler on the gold (out-of-fold accuracy), samples the 40 comments the model
     is least sure of as a batch and exports it for annotators, routes the rest (auto-accepts
     confident model labels at 98% precision estimated on gold, audits a few), applies
-    labeling functions (rules), infers labels from humans, model and rules with the default
+    labeling functions (rules), infers labels from model and rule answers with the default
     aggregator, scores them on the hidden half, then prints status and verifies the
     provenance chain. Data: YouTube Spam Collection (Alberto, Lochter & Almeida 2015, UCI id
     380, CC BY 4.0).
@@ -377,7 +377,7 @@ def demo(
         result = adjudicate(ws.store, None, method="auto")
         accuracy = "" if result.gold_accuracy is None else f", {result.gold_accuracy:.1%} on gold"
         typer.echo(
-            f"{result.method}: {result.items:,} items labeled from humans, model and rules"
+            f"{result.method}: {result.items:,} items labeled from model and rule answers"
             f"{accuracy} ({result.events_added:,} adjudication events)"
         )
         labels = consensus_labels(ws.store, None)
