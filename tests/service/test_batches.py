@@ -129,6 +129,33 @@ def test_claimed_items_are_in_flight_until_answered_or_requeued(store, tmp_path,
         requeue_batch(store, None, 42)
 
 
+def test_concurrent_claims_never_hand_out_an_item_twice(store, tmp_path):
+    import threading
+
+    setup_pool(store, tmp_path)
+    batch = sample(store, None, "random", 30)
+    results: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def claim(n: int) -> None:
+        try:
+            out = tmp_path / f"claim{n}.jsonl"
+            export_batch(store, None, batch.batch_id, out, claim=True)
+            results[n] = [r["task"] for r in read_jsonl(out)]
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    handed = [key for keys in results.values() for key in keys]
+    assert len(handed) == len(set(handed)) == 30  # each item to exactly one claimer
+    assert list_batches(store, None)[0].status == {"queued": 0, "in_flight": 30, "done": 0}
+
+
 def test_csv_export_puts_data_fields_in_columns(store, tmp_path):
     setup_pool(store, tmp_path)
     batch = sample(store, None, "entropy", 3)
@@ -204,7 +231,8 @@ def test_batch_cli_lists_and_exports(cli, workspace, tmp_path):
     data = json.loads(cli("batch", "list", "--json").out)
     assert data["batches"][0]["status"] == {"queued": 5, "in_flight": 0, "done": 0}
     claimed = cli("batch", "export", "1", str(out), "--claim")
-    assert claimed.code == 0 and "5 now in flight" in claimed.out
+    assert claimed.code == 0 and "5 items (queued) written" in claimed.out
+    assert "5 now in flight" in claimed.out
     assert json.loads(cli("batch", "requeue", "1", "--json").out) == {"batch_id": 1, "requeued": 5}
     bad = cli("batch", "export", "7", str(out))
     assert bad.code == 2 and "no batch 7" in bad.err

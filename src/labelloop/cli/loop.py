@@ -336,8 +336,9 @@ def batch_export(
         bool,
         typer.Option(
             "--claim",
-            help="Hand the items out: exported queued items become in_flight "
-            "(`labelloop batch requeue` returns unfinished ones).",
+            help="Hand the items out: export the queued items (unless --status says "
+            "otherwise) and mark them in_flight (`labelloop batch requeue` returns "
+            "unfinished ones).",
         ),
     ] = False,
     as_json: JsonOpt = False,

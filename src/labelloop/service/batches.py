@@ -141,15 +141,18 @@ def export_batch(
 ) -> ExportReport:
     """Write the batch's items with the given statuses (default: queued and in flight).
 
-    With ``claim``, the exported ``queued`` items become ``in_flight`` (exported as such).
-    The file is written whole or not at all, and a claim only takes effect with the file.
-    Raises :class:`NotFound` for a batch that is not the project's.
+    With ``claim``, the exported ``queued`` items become ``in_flight`` (exported as such), and
+    the default is the queued items only: what nobody holds yet. The file is written whole
+    or not at all, and a claim only takes effect with the file. Raises :class:`NotFound` for
+    a batch that is not the project's.
     """
-    chosen = _statuses(statuses)
+    chosen = _statuses(statuses if statuses or not claim else ("queued",))
     kind = _export_format(out, fmt)
-    b, bi, it = t.batches, t.batch_items, t.items
+    bi, it = t.batch_items, t.items
     with store.write() if claim else store.read() as conn:
-        project = repo.get_project(conn, project_name)
+        # a claim holds the project lock (as every writer does): two claims of one batch
+        # never hand out the same item twice
+        project = repo.get_project(conn, project_name, lock=claim)
         summary = _one_batch(conn, project, batch_id)
         rows = conn.execute(
             select(
@@ -164,7 +167,6 @@ def export_batch(
                 bi.c.show_suggestion,
             )
             .join(it, it.c.id == bi.c.item_id)
-            .join(b, b.c.id == bi.c.batch_id)
             .where(bi.c.batch_id == batch_id, bi.c.status.in_(chosen))
             .order_by(bi.c.rank)
         ).all()
@@ -200,7 +202,7 @@ def requeue_batch(store: Store, project_name: str | None, batch_id: int) -> int:
     """Return the batch's in-flight items (handed out, never answered) to the queue."""
     bi = t.batch_items
     with store.write() as conn:
-        project = repo.get_project(conn, project_name)
+        project = repo.get_project(conn, project_name, lock=True)
         _one_batch(conn, project, batch_id)
         ids = conn.execute(
             select(bi.c.id).where(bi.c.batch_id == batch_id, bi.c.status == "in_flight")
