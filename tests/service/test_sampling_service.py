@@ -176,6 +176,31 @@ def test_committee_includes_labeling_functions_and_skips_their_abstains(store, t
     )
 
 
+def test_a_consensus_of_machines_alone_leaves_items_in_the_pool(store, tmp_path):
+    from labelloop.service.adjudicate import adjudicate
+    from labelloop.service.lf import apply_lf_module
+
+    import_items(store, None, make_items(tmp_path, 16))
+    ingest_telemetry(store, None, telemetry(16))
+    lfs = tmp_path / "lfs.py"
+    lfs.write_text(
+        "from labelloop.labelers.rules import labeling_function\n\n"
+        "@labeling_function()\n"
+        "def everything_ham(text):\n"
+        "    return 'ham'\n"
+    )
+    apply_lf_module(store, None, lfs, n_jobs=1)
+    answers = tmp_path / "answers.csv"
+    answers.write_text("worker,task,label\nw1,m3,spam\n")
+    import_answers(store, None, answers)
+    result = adjudicate(store, None, method="majority_vote")
+    assert result.items == 16  # every item has a consensus now, 15 of them from machines only
+
+    batch = sample(store, None, "margin", 100)
+    assert batch.excluded["labeled"] == 1  # only the item a person answered
+    assert batch.selected == 15 and "m3" not in {i.key for i in batch.items}
+
+
 def test_concurrent_samples_never_queue_an_item_twice(store, tmp_path):
     import threading
 

@@ -165,7 +165,8 @@ def sample_cmd(
 ) -> None:
     """Select up to BUDGET items for humans and store them as a batch (score + reason each).
 
-    Items labeled, auto-accepted, queued or in flight are never selected. Uncertainty
+    Items with gold or a person's answer, auto-accepted, queued or in flight are never
+    selected (a consensus of machines alone does not count as labeled). Uncertainty
     strategies use the latest model predictions (`labelloop train` or telemetry); without
     any, selection falls back to a cold start. committee: every model, LLM and
     labeling function of the project votes (two at least; an abstaining LF does not). diversity/hybrid: k-center / k-means on item vectors.

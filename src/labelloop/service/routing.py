@@ -7,7 +7,8 @@ One write transaction:
 2. the model labeler's latest predictions; on gold items they give the threshold
    (:func:`labelloop.core.routing.choose_threshold`, 95 % Clopper–Pearson interval; abstains
    on too little gold);
-3. the pool: items with a prediction that are not labeled, auto-accepted, queued or in flight;
+3. the pool: items with a prediction that have no gold, no answer of a person, and are not
+   auto-accepted, queued or in flight (a machine-only consensus does not take an item out);
 4. auto-accepted items get an ``answer`` event of the model labeler with source
    ``model_auto``, its confidence and the evidence for the threshold; a seeded random audit
    share of them also goes to humans (an ``audit`` batch, suggestion hidden so the audit is

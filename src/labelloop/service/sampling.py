@@ -1,8 +1,10 @@
 """Choose the next items for humans under a budget, and store them as a batch.
 
-The pool is every item with content. Items already labeled (gold, a current consensus label,
-an answer of a human or expert, or an auto-accepted model label) or queued / in flight in a
-batch are excluded. Uncertainty strategies read the class probabilities of a model labeler's
+The pool is every item with content. Items already labeled (gold, an answer of a human or
+expert, or an auto-accepted model label) or queued / in flight in a batch are excluded. A
+consensus built from machines alone (labeling functions, models, LLMs) does not exclude an
+item: no person has seen it, and after `labelloop aggregate` over LF votes those are exactly
+the items whose uncertainty sampling should weigh. Uncertainty strategies read the class probabilities of a model labeler's
 latest answers (default: the most recently created model labeler with answers; e.g. the one
 ``labelloop train`` recorded); items that model has not scored count as maximally uncertain
 (uniform probabilities). The committee is every model, LLM and labeling function of the
@@ -109,18 +111,12 @@ def load_predictions(conn: Any, project: repo.Project, model: ModelRef) -> Predi
 
 
 def excluded_items(conn: Any, project: repo.Project) -> dict[str, set[int]]:
-    """Items not to send to humans again, by why: labeled, auto_accepted, queued/in flight."""
+    """Items not to send to humans again, by why: labeled (gold or a person's answer),
+    auto_accepted, queued/in flight. A machine-only consensus is not a reason."""
     pid = project.id
     labeled: set[int] = set()
     labeled.update(
         conn.execute(select(t.gold.c.item_id).where(t.gold.c.project_id == pid)).scalars()
-    )
-    labeled.update(
-        conn.execute(
-            select(t.item_state.c.item_id).where(
-                t.item_state.c.project_id == pid, t.item_state.c.label.is_not(None)
-            )
-        ).scalars()
     )
     ev, lb = t.events, t.labelers
     labeled.update(
