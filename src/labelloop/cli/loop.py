@@ -84,9 +84,31 @@ def _pct(x: Any) -> str:
 @app.command("train", rich_help_panel="Sample")
 def train(
     project: ProjectOpt = None,
+    features: Annotated[
+        str,
+        typer.Option(
+            "--features",
+            help="What the estimator sees: tfidf (the item text) or minilm (MiniLM sentence "
+            "embeddings; needs the embeddings extra).",
+        ),
+    ] = "tfidf",
+    estimator: Annotated[
+        str | None,
+        typer.Option(
+            "--estimator",
+            help="Your scikit-learn classifier: FILE.py:NAME or package.module:NAME (an "
+            "estimator with predict_proba, or a function returning one). Default: TF-IDF + "
+            "logistic regression (tfidf), logistic regression (minilm).",
+        ),
+    ] = None,
     name: Annotated[
-        str, typer.Option("--name", help="Model labeler name (its version is a content hash).")
-    ] = "tfidf-logreg",
+        str | None,
+        typer.Option(
+            "--name",
+            help="Model labeler name (its version is a content hash). Default: "
+            "tfidf-logreg / minilm-logreg, or the estimator's NAME.",
+        ),
+    ] = None,
     text_field: Annotated[
         str, typer.Option("--text-field", help="Item field holding the text the model reads.")
     ] = "text",
@@ -96,7 +118,7 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold split.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit the model labeler (TF-IDF + logistic regression) on the current labels.
+    """Fit the model labeler (default TF-IDF + logistic regression) on the current labels.
 
     Training labels: gold where an item has gold, else its consensus label (from
     `aggregate`). Predictions over every item become answers of the model labeler
@@ -106,10 +128,18 @@ def train(
     """
     from labelloop.service.train import train_model
 
+    model = None
+    if estimator is not None:
+        from labelloop.labelers._base import load_estimator
+
+        model, factory = load_estimator(estimator)
+        name = name or factory
     with open_workspace() as ws:
         report = train_model(
             ws.store,
             project,
+            estimator=model,
+            features=features,
             name=name,
             text_field=text_field,
             folds=folds,

@@ -1,8 +1,14 @@
-"""Shared pieces of model labelers: text extraction, label checks, version hashes."""
+"""Shared pieces of labelers: text extraction, label checks, version hashes, user modules."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.util
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -82,3 +88,69 @@ def reorder_columns(
     for j, c in enumerate(model_classes):
         out[:, where[str(c)]] = probas[:, j]
     return out
+
+
+def import_user_file(path: str | Path, what: str) -> ModuleType:
+    """Import a user's Python file (labeling functions, an estimator factory) as a module.
+
+    ``what`` says what the file should define, for the error message. Problems (not a .py
+    file, an exception while importing) raise :class:`InvalidInput` in one line.
+    """
+    p = Path(path)
+    if not p.is_file() or p.suffix != ".py":
+        raise InvalidInput(f"{p}: expected an existing Python file (.py) defining {what}")
+    mod_name = f"labelloop_user_{hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(mod_name, p)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"{p}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module  # pickling (joblib, worker processes) finds it by name
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module: report it in one line
+        sys.modules.pop(mod_name, None)
+        raise InvalidInput(
+            f"{p}: importing the module failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
+def load_estimator(spec: str) -> tuple[Any, str]:
+    """A scikit-learn estimator from ``FILE.py:NAME`` or ``package.module:NAME``.
+
+    ``NAME`` is an estimator (an object with ``fit`` and ``predict_proba``), an estimator
+    class, or a function that takes no arguments and returns one. Returns the estimator
+    and ``NAME``.
+    """
+    source, sep, name = spec.rpartition(":")
+    if not sep or not source or not name.isidentifier():
+        raise InvalidInput(
+            f"estimator {spec!r}: expected FILE.py:NAME or package.module:NAME (NAME an "
+            "estimator or a function returning one)"
+        )
+    if source.endswith(".py"):
+        module = import_user_file(source, f"{name!r}")
+    else:
+        try:
+            module = importlib.import_module(source)
+        except ImportError as exc:
+            raise InvalidInput(f"estimator {spec!r}: cannot import {source!r}: {exc}") from None
+    if not hasattr(module, name):
+        public = sorted(n for n in vars(module) if not n.startswith("_"))[:15]
+        raise InvalidInput(f"estimator {spec!r}: {source} has no {name!r}; names seen: {public}")
+    obj = getattr(module, name)
+    if isinstance(obj, type) or (not hasattr(obj, "fit") and callable(obj)):
+        try:
+            obj = obj()
+        except Exception as exc:  # the user's factory: report it in one line
+            raise InvalidInput(
+                f"estimator {spec!r}: calling {name}() failed: {type(exc).__name__}: {exc}"
+            ) from exc
+    missing = [m for m in ("fit", "predict_proba") if not hasattr(obj, m)]
+    if missing:
+        raise InvalidInput(
+            f"estimator {spec!r}: {name} gives a {type(obj).__name__} without "
+            f"{' and '.join(missing)}; expected a scikit-learn classifier with predict_proba "
+            "(a Pipeline ending in one is fine)"
+        )
+    return obj, name

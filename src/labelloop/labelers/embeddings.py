@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -102,6 +102,13 @@ class EmbeddingLabeler(SklearnLabeler):
         from sklearn.linear_model import LogisticRegression
 
         return LogisticRegression(C=DEFAULT_C, max_iter=2000)
+
+    def unfitted(self) -> Self:
+        """A new, untrained labeler sharing this one's embedding memo (cross-fitting
+        members embed each text once between them)."""
+        twin = super().unfitted()
+        twin._cache = self._cache
+        return twin
 
     def _features(self, xs: list[str]) -> Any:
         return self.embed(xs)

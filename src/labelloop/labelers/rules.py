@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import inspect
 import multiprocessing
 import os
-import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ import numpy.typing as npt
 from labelloop.core.answers import ABSTAIN, LabelSpace
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
+from labelloop.labelers._base import import_user_file
 
 __all__ = [
     "ABSTAIN",
@@ -111,23 +110,7 @@ def labeling_function(
 def load_lfs(path: str | Path) -> list[LabelingFunction]:
     """The labeling functions defined at the top level of a Python file, in file order."""
     p = Path(path)
-    if not p.is_file() or p.suffix != ".py":
-        raise InvalidInput(
-            f"{p}: expected an existing Python file (.py) defining labeling functions"
-        )
-    mod_name = f"labelloop_lfs_{hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]}"
-    spec = importlib.util.spec_from_file_location(mod_name, p)
-    if spec is None or spec.loader is None:
-        raise InvalidInput(f"{p}: cannot be imported as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's module: report it in one line
-        sys.modules.pop(mod_name, None)
-        raise InvalidInput(
-            f"{p}: importing the module failed: {type(exc).__name__}: {exc}"
-        ) from exc
+    module = import_user_file(p, "labeling functions")
     lfs = [v for v in vars(module).values() if isinstance(v, LabelingFunction)]
     if not lfs:
         raise InvalidInput(

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from labelloop.core.answers import FloatArray
+from labelloop.errors import InvalidInput
 from labelloop.labelers._base import (
     check_labels,
     extract_texts,
@@ -71,13 +72,15 @@ class SklearnLabeler:
         from sklearn.base import clone
 
         if not hasattr(self.estimator, "predict_proba"):
-            from labelloop.errors import InvalidInput
-
             raise InvalidInput(
                 f"estimator {type(self.estimator).__name__} has no predict_proba; "
                 "expected a probabilistic classifier (or a Pipeline ending in one)"
             )
         return clone(self.estimator)
+
+    def unfitted(self) -> Self:
+        """A new, untrained labeler with the same estimator, text field and name."""
+        return type(self)(self.estimator, text_field=self.text_field, name=self.name)
 
     def fit(
         self, texts: Sequence[str] | Sequence[Mapping[str, Any]], labels: Sequence[str]
@@ -88,7 +91,25 @@ class SklearnLabeler:
         model = self._make()
         code = {c: i for i, c in enumerate(classes)}
         y = np.fromiter((code[lab] for lab in labels), dtype=np.int64, count=len(xs))
-        model.fit(self._features(xs), y)
+        features = self._features(xs)
+        if self.estimator is None:
+            model.fit(features, y)
+        else:
+            try:
+                model.fit(features, y)
+            except Exception as exc:  # the user's estimator: report it in one line
+                said = " ".join(str(exc).split())
+                said = said if len(said) <= 200 else said[:197] + "..."
+                hint = (
+                    "; it receives raw texts: start it with a vectorizer (a Pipeline)"
+                    if features is xs
+                    else ""
+                )
+                raise InvalidInput(
+                    f"estimator {type(model).__name__} failed to fit on {len(xs)} "
+                    f"{'texts' if features is xs else 'feature rows'}: "
+                    f"{type(exc).__name__}: {said}{hint}"
+                ) from exc
         self.model_ = model
         self.classes_ = classes
         self.n_train_ = len(xs)

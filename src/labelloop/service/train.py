@@ -97,19 +97,41 @@ def _fold_ids(labels: list[str], folds: int, random_state: int) -> np.ndarray:
     return out
 
 
+FEATURES = ("tfidf", "minilm")
+"""What the model labeler's estimator sees: the item text (TF-IDF by default) or MiniLM
+sentence embeddings (``embeddings`` extra)."""
+
+
 def train_model(
     store: Store,
     project_name: str | None,
     *,
     estimator: Any = None,
-    name: str = "tfidf-logreg",
+    name: str | None = None,
+    features: str = "tfidf",
     text_field: str = "text",
     folds: int = 5,
     random_state: int = 0,
     models_dir: Path | None = None,
 ) -> TrainReport:
-    """Fit a :class:`~labelloop.labelers.SklearnLabeler` on current labels; record predictions."""
+    """Fit a model labeler on current labels and record its predictions.
+
+    ``features``: ``"tfidf"`` (:class:`~labelloop.labelers.SklearnLabeler`: the estimator
+    sees texts; default TF-IDF + logistic regression) or ``"minilm"``
+    (:class:`~labelloop.labelers.EmbeddingLabeler`: the estimator sees MiniLM sentence
+    embeddings; default logistic regression; needs the ``embeddings`` extra). ``name``
+    defaults to ``tfidf-logreg`` / ``minilm-logreg``.
+    """
+    if features not in FEATURES:
+        raise InvalidInput(f"unknown features {features!r}; expected one of {list(FEATURES)}")
     from labelloop.labelers.sklearn import SklearnLabeler
+
+    labeler = SklearnLabeler(estimator, text_field=text_field, name=name or "tfidf-logreg")
+    if features == "minilm":
+        from labelloop.labelers.embeddings import EmbeddingLabeler
+
+        labeler = EmbeddingLabeler(estimator, text_field=text_field, name=name or "minilm-logreg")
+    name = labeler.name
 
     if folds < 2:
         raise InvalidInput(f"folds must be at least 2 for out-of-fold predictions; got {folds}")
@@ -156,7 +178,7 @@ def train_model(
                 f"with {folds}-fold out-of-fold predictions"
             )
         x_train = [data[i] for i in train_pos]
-        labeler = SklearnLabeler(estimator, text_field=text_field, name=name).fit(x_train, y)
+        labeler.fit(x_train, y)
         classes = list(labeler.classes_)
         probas = np.full((len(item_ids), len(classes)), np.nan)
         out_of_fold = np.zeros(len(item_ids), dtype=bool)
@@ -169,7 +191,7 @@ def train_model(
             fit_labels = [y[j] for j in fit_idx]
             if len(set(fit_labels)) < 2:
                 continue
-            member = SklearnLabeler(estimator, text_field=text_field, name=name)
+            member = labeler.unfitted()
             member.fit([x_train[j] for j in fit_idx], fit_labels)
             p = member.predict_proba([x_train[j] for j in held])
             full = np.zeros((len(held), len(classes)))
