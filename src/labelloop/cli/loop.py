@@ -128,17 +128,11 @@ def train(
     """
     from labelloop.service.train import train_model
 
-    model = None
-    if estimator is not None:
-        from labelloop.labelers._base import load_estimator
-
-        model, factory = load_estimator(estimator)
-        name = name or factory
     with open_workspace() as ws:
         report = train_model(
             ws.store,
             project,
-            estimator=model,
+            estimator=estimator,
             features=features,
             name=name,
             text_field=text_field,

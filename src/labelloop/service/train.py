@@ -119,11 +119,18 @@ def train_model(
     ``features``: ``"tfidf"`` (:class:`~labelloop.labelers.SklearnLabeler`: the estimator
     sees texts; default TF-IDF + logistic regression) or ``"minilm"``
     (:class:`~labelloop.labelers.EmbeddingLabeler`: the estimator sees MiniLM sentence
-    embeddings; default logistic regression; needs the ``embeddings`` extra). ``name``
-    defaults to ``tfidf-logreg`` / ``minilm-logreg``.
+    embeddings; default logistic regression; needs the ``embeddings`` extra). ``estimator``
+    is a scikit-learn classifier with ``predict_proba`` or a spec ``FILE.py:NAME`` /
+    ``package.module:NAME`` (see :func:`labelloop.labelers._base.load_estimator`). ``name``
+    defaults to the spec's ``NAME``, else ``tfidf-logreg`` / ``minilm-logreg``.
     """
     if features not in FEATURES:
         raise InvalidInput(f"unknown features {features!r}; expected one of {list(FEATURES)}")
+    if isinstance(estimator, str):
+        from labelloop.labelers._base import load_estimator
+
+        estimator, factory = load_estimator(estimator)
+        name = name or factory
     from labelloop.labelers.sklearn import SklearnLabeler
 
     labeler = SklearnLabeler(estimator, text_field=text_field, name=name or "tfidf-logreg")
