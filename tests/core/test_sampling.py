@@ -341,3 +341,27 @@ def test_hybrid_switches_to_k_center_for_large_batches(monkeypatch: pytest.Monke
     sel = select_batch("hybrid", 5, n_pool=n, probas=p, embeddings=emb, random_state=0)
     assert sel.method == "hybrid (entropy top 50, then kcenter)"
     assert len(set(sel.indices.tolist())) == 5
+
+
+def test_lazy_embeddings_are_asked_only_for_the_rows_used() -> None:
+    rng = np.random.default_rng(4)
+    n = 500
+    p, emb = _probas(n, 3, seed=4), rng.normal(size=(n, 8))
+    asked: list[np.ndarray] = []
+
+    def lazy(idx: np.ndarray) -> np.ndarray:
+        asked.append(np.asarray(idx).copy())
+        return emb[idx]
+
+    eager = select_batch("hybrid", 10, n_pool=n, probas=p, embeddings=emb, random_state=0)
+    lazy_sel = select_batch("hybrid", 10, n_pool=n, probas=p, embeddings=lazy, random_state=0)
+    assert lazy_sel.indices.tolist() == eager.indices.tolist()  # same picks
+    (rows,) = asked  # one call, for the 100 candidates only
+    assert rows.shape == (100,) and set(eager.indices.tolist()) <= set(rows.tolist())
+
+    asked.clear()  # k-center needs every row: asked once for the whole pool
+    diverse = select_batch("diversity", 4, n_pool=n, embeddings=lazy, random_state=0)
+    assert len(diverse) == 4 and [a.shape for a in asked] == [(n,)]
+
+    with pytest.raises(InvalidInput, match="embeddings has 3 rows but 100 were asked for"):
+        select_batch("hybrid", 10, n_pool=n, probas=p, embeddings=lambda idx: emb[:3])

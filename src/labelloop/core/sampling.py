@@ -421,6 +421,45 @@ def _describe(label: str, score: float) -> str:
     return f"{label} {_fmt(score)}"
 
 
+class _Vectors:
+    """Pool embeddings given as an array (n_pool, d) or lazily as ``fn(indices) -> (m, d)``.
+
+    A callable is asked only for the rows a strategy uses: the hybrid's k-means step needs
+    its candidates alone, so a large pool is never embedded whole for it.
+    """
+
+    def __init__(self, source: Any, n_pool: int) -> None:
+        self.n_pool = n_pool
+        self._fn: Callable[[IntArray], Any] | None = source if callable(source) else None
+        self._all: FloatArray | None = None
+        if self._fn is None:
+            self._all = self._check(source, n_pool)
+
+    @staticmethod
+    def _check(arr: Any, rows: int) -> FloatArray:
+        x = np.asarray(arr, dtype=np.float64)
+        if x.ndim != 2:
+            raise InvalidInput(f"embeddings must have shape (n_pool, dim); got shape {x.shape}")
+        if x.shape[0] != rows:
+            raise InvalidInput(
+                f"embeddings has {x.shape[0]} rows but {rows} were asked for; "
+                "expected one row per pool item"
+            )
+        return x
+
+    def all(self) -> FloatArray:
+        if self._all is None:
+            assert self._fn is not None
+            self._all = self._check(self._fn(np.arange(self.n_pool, dtype=np.int64)), self.n_pool)
+        return self._all
+
+    def rows(self, idx: IntArray) -> FloatArray:
+        if self._all is not None:
+            return self._all[idx]
+        assert self._fn is not None
+        return self._check(self._fn(idx), idx.shape[0])
+
+
 def _top(
     scores: FloatArray,
     available: IntArray,
@@ -473,7 +512,7 @@ def select_batch(
     n_pool: int,
     probas: npt.ArrayLike | None = None,
     member_probas: npt.ArrayLike | None = None,
-    embeddings: npt.ArrayLike | None = None,
+    embeddings: npt.ArrayLike | Callable[[IntArray], npt.ArrayLike] | None = None,
     predicted: npt.ArrayLike | None = None,
     exclude: npt.ArrayLike | None = None,
     random_state: RandomState = None,
@@ -494,8 +533,11 @@ def select_batch(
         class_balanced). Absent -> cold start.
     member_probas : array-like, shape (n_members, n_pool, K), optional
         Committee members' probabilities / one-hot votes, NaN rows = abstain (committee).
-    embeddings : array-like, shape (n_pool, d), optional
-        Item vectors for diversity, hybrid and cold start.
+    embeddings : array-like, shape (n_pool, d), or callable, optional
+        Item vectors for diversity, hybrid, density and cold start. A callable
+        ``fn(indices) -> array (len(indices), d)`` is asked only for the rows used: the
+        hybrid's k-means step asks for its candidates alone (k-center, density and cold
+        start ask for the whole pool).
     predicted : array-like of int, shape (n_pool,), optional
         Predicted class codes for class_balanced (default: argmax of ``probas``).
     exclude : array-like of bool, shape (n_pool,), optional
@@ -573,12 +615,7 @@ def select_batch(
     p = None if probas is None else _as_probas(probas)
     if p is not None:
         _check_pool(p, n_pool, "probas")
-    emb = None
-    if embeddings is not None:
-        emb = np.asarray(embeddings, dtype=np.float64)
-        if emb.ndim != 2:
-            raise InvalidInput(f"embeddings must have shape (n_pool, dim); got shape {emb.shape}")
-        _check_pool(emb, n_pool, "embeddings")
+    vec = None if embeddings is None else _Vectors(embeddings, n_pool)
     members = None
     if member_probas is not None:
         members = np.asarray(member_probas, dtype=np.float64)
@@ -594,29 +631,29 @@ def select_batch(
     if strategy == "random":
         return _random(available, budget, rng, "random")
     if strategy == "diversity":
-        if emb is None:
+        if vec is None:
             raise InvalidInput(
                 "strategy 'diversity' needs embeddings of shape (n_pool, dim); got none"
             )
-        return _kcenter(emb, available, excluded, budget, rng, "k-center on embeddings")
+        return _kcenter(vec.all(), available, excluded, budget, rng, "k-center on embeddings")
 
     def cold_start() -> Selection:
-        if emb is not None:
+        if vec is not None:
             return _kcenter(
-                emb, available, excluded, budget, rng, "cold start: k-center on embeddings"
+                vec.all(), available, excluded, budget, rng, "cold start: k-center on embeddings"
             )
         return _random(available, budget, rng, "random (cold start: no model predictions yet)")
 
     beta = float(options.get("density", 0.0))
     if beta < 0 or not np.isfinite(beta):
         raise InvalidInput(f"density must be a finite number >= 0; got {beta}")
-    if beta > 0 and emb is None:
+    if beta > 0 and vec is None:
         raise InvalidInput("density weighting needs embeddings of shape (n_pool, dim); got none")
 
     def weighted(name: str, scores: FloatArray) -> tuple[FloatArray, str]:
-        if beta == 0 or emb is None:
+        if beta == 0 or vec is None:
             return scores, name
-        return scores * score_density(emb) ** beta, f"{name} x density^{beta:g}"
+        return scores * score_density(vec.all()) ** beta, f"{name} x density^{beta:g}"
 
     if strategy in _SCORERS:
         if p is None:
@@ -656,7 +693,7 @@ def select_batch(
         if p is None:
             return cold_start()
         scores, uncertainty = weighted(uncertainty, _SCORERS[uncertainty](p))
-        if emb is None:
+        if vec is None:
             return _top(
                 scores,
                 available,
@@ -677,16 +714,17 @@ def select_batch(
         n_cand = min(available.shape[0], max(budget, int(np.ceil(factor * budget))))
         cand = available[order[:n_cand]]
         rank_of = {int(available[j]): r + 1 for r, j in enumerate(order[:n_cand])}
-        if diversity == "kmeans" and budget * n_cand * emb.shape[1] > KMEANS_MAX_WORK:
+        cand_vec = vec.rows(cand) if diversity == "kmeans" and budget < n_cand else None
+        if cand_vec is not None and budget * n_cand * cand_vec.shape[1] > KMEANS_MAX_WORK:
             diversity = "kcenter"  # k-means would take minutes; k-center is one pass per pick
         if diversity == "kcenter":
             picks, _ = k_center_greedy(
-                emb, budget, candidates=cand, centers=excluded, random_state=rng
+                vec.all(), budget, candidates=cand, centers=excluded, random_state=rng
             )
-        elif budget == n_cand:
+        elif cand_vec is None:  # budget == n_cand: every candidate is picked
             picks = cand
         else:
-            picks = cand[_kmeans_diverse(emb[cand], scores[cand], budget, rng)]
+            picks = cand[_kmeans_diverse(cand_vec, scores[cand], budget, rng)]
         reasons = tuple(
             f"{_describe(uncertainty, float(scores[i]))} (rank {rank_of[int(i)]} of "
             f"{available.shape[0]}), diverse pick ({diversity}) among top {n_cand}"

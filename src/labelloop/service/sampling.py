@@ -15,6 +15,7 @@ status ``queued``.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -226,7 +227,8 @@ class SampleReport:
 
 EMBEDDINGS = ("tfidf", "minilm")
 """Item vectors for diversity and hybrid: TF-IDF + truncated SVD (64 dimensions, fitted on
-the pool, no extra) or the bundled all-MiniLM-L6-v2 sentence model (``embeddings`` extra)."""
+the texts embedded, no extra) or the bundled all-MiniLM-L6-v2 sentence model (``embeddings``
+extra). Diversity embeds the whole pool; hybrid embeds only its uncertain candidates."""
 
 
 def _embed(texts: list[str], method: str, random_state: int | None) -> np.ndarray:
@@ -246,6 +248,13 @@ def _embed(texts: list[str], method: str, random_state: int | None) -> np.ndarra
 
 COMMITTEE_KINDS = ("model", "llm", "rule")
 """Labeler kinds that sit on the committee: every labeler that is not a person."""
+
+
+def _embed_rows(
+    texts: list[str], embeddings: str, random_state: int | None, idx: np.ndarray
+) -> np.ndarray:
+    """Vectors of the pool rows ``idx`` only (TF-IDF + SVD is then fitted on those texts)."""
+    return _embed([texts[i] for i in idx.tolist()], embeddings, random_state)
 
 
 def _committee(
@@ -390,7 +399,7 @@ def sample(
                     if label in position:
                         counts[position[label]] += 1
                 options["class_counts"] = counts
-        vectors = None
+        vectors: Any = None  # the pool's vectors, or a function of row indices (hybrid)
         if strategy in ("diversity", "hybrid"):
             texts = [
                 str(json.loads(r.data).get(text_field, ""))
@@ -400,7 +409,10 @@ def sample(
                     .order_by(it.c.id)
                 )
             ]
-            vectors = _embed(texts, embeddings, random_state)
+            if strategy == "hybrid":  # its k-means needs only the candidates' vectors
+                vectors = functools.partial(_embed_rows, texts, embeddings, random_state)
+            else:
+                vectors = _embed(texts, embeddings, random_state)
         members = None
         member_names: list[str] = []
         if strategy == "committee" and found is not None:
