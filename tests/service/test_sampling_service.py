@@ -176,6 +176,43 @@ def test_committee_includes_labeling_functions_and_skips_their_abstains(store, t
     )
 
 
+def test_an_llms_self_consistency_votes_weigh_in_the_committee(store, tmp_path):
+    from labelloop.service.schemas import current_schema
+    from labelloop.store import repo
+
+    import_items(store, None, make_items(tmp_path, 4))
+    records = telemetry(4)
+    for rec in records:  # the model: sure that everything is ham
+        rec["prediction"], rec["probabilities"] = "ham", {"spam": 0.01, "ham": 0.99}
+    ingest_telemetry(store, None, records)
+    with store.write() as conn:  # an LLM asked 5 times per item: its vote shares differ
+        project = repo.get_project(conn, None, lock=True)
+        version_id = current_schema(conn, project)[0]
+        llm = repo.ensure_labelers(conn, project, {("llm", "sim", "1")})[("llm", "sim", "1")]
+        ids = repo.find_item_ids(conn, project, [f"m{i}" for i in range(4)])
+        shares = {"m0": (5, 0), "m1": (4, 1), "m2": (3, 2), "m3": (0, 5)}  # (ham, spam)
+        repo.append_events(
+            conn,
+            project.name,
+            [
+                repo.EventDraft(
+                    type="answer",
+                    item_id=ids[key],
+                    labeler_id=llm,
+                    label="ham" if ham >= spam else "spam",
+                    schema_version_id=version_id,
+                    source="model",
+                    payload={"llm": True, "votes": {"ham": ham, "spam": spam}},
+                )
+                for key, (ham, spam) in shares.items()
+            ],
+        )
+    batch = sample(store, None, "committee", 4, options={"method": "kl"})
+    # disagreement with the sure model grows with the LLM's spam share
+    assert [i.key for i in batch.items] == ["m3", "m2", "m1", "m0"]
+    assert batch.items[0].score > batch.items[1].score > batch.items[2].score > 0
+
+
 def test_a_consensus_of_machines_alone_leaves_items_in_the_pool(store, tmp_path):
     from labelloop.service.adjudicate import adjudicate
     from labelloop.service.lf import apply_lf_module

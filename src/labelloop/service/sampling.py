@@ -263,8 +263,8 @@ def _committee(
     """The committee's votes, (M, n_pool, K), and its members' names; None below two members.
 
     Every model, LLM and labeling function of the project is a member (its latest answer per
-    item): class probabilities where its answers carry them (models, telemetry), else a hard
-    vote (one-hot; labeling functions, LLMs). NaN rows where a member has not answered an item
+    item): class probabilities where its answers carry them (models, telemetry), an LLM's
+    self-consistency vote shares, else a hard vote (one-hot; labeling functions, LLMs). NaN rows where a member has not answered an item
     (a labeling function that abstained). Routing's ``model_auto`` copies are not votes.
     Memory: ``M * n_pool * K`` floats.
     """
@@ -296,7 +296,10 @@ def _committee(
             continue
         vote = np.zeros(len(classes))
         payload = json.loads(payload_text) if payload_text else {}
+        # class probabilities (models, telemetry), else an LLM's self-consistency votes
         probs = payload.get("probabilities")
+        if not isinstance(probs, dict):
+            probs = payload.get("votes")
         if isinstance(probs, dict):
             for label, p in probs.items():
                 j = position.get(label)
