@@ -220,30 +220,38 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]
         yield values[start : start + size]
 
 
+def _select_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    project: Project,
+    column: str,
+    values: Iterable[Any],
+    order_by: str | None = None,
+) -> Iterator[Any]:
+    """Rows (``columns``) of the project in ``table`` whose ``column`` is one of ``values``.
+
+    Driver-level ``IN`` queries of :data:`CHUNK` values each: SQLAlchemy would render every
+    one of the thousands of bound values per query, which the import paths felt.
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    head = (
+        f"SELECT {', '.join(columns)} FROM {table.name} WHERE project_id = {mark} AND {column} IN "
+    )
+    tail = f" ORDER BY {order_by}" if order_by else ""
+    for chunk in _chunks(sorted(set(values))):
+        sql = f"{head}({', '.join(mark for _ in chunk)}){tail}"
+        yield from conn.exec_driver_sql(sql, (project.id, *chunk))
+
+
 def find_item_ids(conn: Connection, project: Project, keys: Sequence[str]) -> dict[str, int]:
     """Ids of the items with these keys (missing keys are absent from the result)."""
-    it = t.items
-    out: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(keys))):
-        rows = conn.execute(
-            select(it.c.key, it.c.id).where(it.c.project_id == project.id, it.c.key.in_(chunk))
-        )
-        out.update((r.key, int(r.id)) for r in rows)
-    return out
+    return {k: int(i) for k, i in _select_in(conn, t.items, ("key", "id"), project, "key", keys)}
 
 
 def find_item_hashes(conn: Connection, project: Project, keys: Sequence[str]) -> dict[str, str]:
     """Content hash of the items with these keys (missing keys are absent)."""
-    it = t.items
-    out: dict[str, str] = {}
-    for chunk in _chunks(sorted(set(keys))):
-        rows = conn.execute(
-            select(it.c.key, it.c.content_hash).where(
-                it.c.project_id == project.id, it.c.key.in_(chunk)
-            )
-        )
-        out.update((r.key, r.content_hash) for r in rows)
-    return out
+    return dict(_select_in(conn, t.items, ("key", "content_hash"), project, "key", keys))
 
 
 def fill_stub_items(conn: Connection, project: Project, rows: list[dict[str, Any]]) -> None:
@@ -265,32 +273,20 @@ def fill_stub_items(conn: Connection, project: Project, rows: list[dict[str, Any
 
 def current_gold(conn: Connection, project: Project, item_ids: Sequence[int]) -> dict[int, Any]:
     """Current gold label (decoded) of these items, where they have one."""
-    g = t.gold
-    out: dict[int, Any] = {}
-    for chunk in _chunks(sorted(set(item_ids))):
-        rows = conn.execute(
-            select(g.c.item_id, g.c.label).where(
-                g.c.project_id == project.id, g.c.item_id.in_(chunk)
-            )
-        )
-        out.update((int(r.item_id), json.loads(r.label)) for r in rows)
-    return out
+    rows = _select_in(conn, t.gold, ("item_id", "label"), project, "item_id", item_ids)
+    return {int(item_id): json.loads(label) for item_id, label in rows}
 
 
 def find_items_by_content(
     conn: Connection, project: Project, hashes: Sequence[str]
 ) -> dict[str, tuple[int, str]]:
     """(id, key) of one item per content hash, for hashes already stored."""
-    it = t.items
     out: dict[str, tuple[int, str]] = {}
-    for chunk in _chunks(sorted(set(hashes))):
-        rows = conn.execute(
-            select(it.c.content_hash, it.c.id, it.c.key)
-            .where(it.c.project_id == project.id, it.c.content_hash.in_(chunk))
-            .order_by(it.c.id)
-        )
-        for r in rows:
-            out.setdefault(r.content_hash, (int(r.id), r.key))
+    columns = ("content_hash", "id", "key")
+    for digest, item_id, key in _select_in(
+        conn, t.items, columns, project, "content_hash", hashes, order_by="id"
+    ):
+        out.setdefault(digest, (int(item_id), key))
     return out
 
 
@@ -355,17 +351,8 @@ def hashed_fields(row: Any) -> dict[str, Any]:
 
 
 def existing_idempotency_keys(conn: Connection, project: Project, keys: Sequence[str]) -> set[str]:
-    ev = t.events
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(keys))):
-        found.update(
-            conn.execute(
-                select(ev.c.idempotency_key).where(
-                    ev.c.project_id == project.id, ev.c.idempotency_key.in_(chunk)
-                )
-            ).scalars()
-        )
-    return found
+    rows = _select_in(conn, t.events, ("idempotency_key",), project, "idempotency_key", keys)
+    return {key for (key,) in rows}
 
 
 def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> None:
