@@ -306,7 +306,7 @@ def route_cmd(
 
 
 batch_app = typer.Typer(
-    help="Batches of work for people (from `sample` and `route`): list them, export their items.",
+    help="Batches of work for people (from `sample` and `route`): list, export (hand out), requeue.",
     no_args_is_help=True,
 )
 app.add_typer(batch_app, name="batch", rich_help_panel="Sample")
