@@ -192,8 +192,10 @@ def sample_cmd(
     Items with gold or a person's answer, auto-accepted, queued or in flight are never
     selected (a consensus of machines alone does not count as labeled). Uncertainty
     strategies use the latest model predictions (`labelloop train` or telemetry); without
-    any, selection falls back to a cold start. committee: every model, LLM and
-    labeling function of the project votes (two at least; an abstaining LF does not). diversity/hybrid: k-center / k-means on item vectors.
+    any, selection falls back to a cold start. committee: every model, LLM and labeling
+    function of the project votes (two at least; an abstaining LF does not).
+    diversity/hybrid: k-center / k-means on item vectors (hybrid embeds only its
+    uncertain candidates).
     """
     from labelloop.service.sampling import sample
 
@@ -306,7 +308,8 @@ def route_cmd(
 
 
 batch_app = typer.Typer(
-    help="Batches of work for people (from `sample` and `route`): list, export (hand out), requeue.",
+    help="Batches of work for people (from `sample` and `route`): list, export (hand out), "
+    "requeue.",
     no_args_is_help=True,
 )
 app.add_typer(batch_app, name="batch", rich_help_panel="Sample")

@@ -4,13 +4,15 @@ The pool is every item with content. Items already labeled (gold, an answer of a
 expert, or an auto-accepted model label) or queued / in flight in a batch are excluded. A
 consensus built from machines alone (labeling functions, models, LLMs) does not exclude an
 item: no person has seen it, and after `labelloop aggregate` over LF votes those are exactly
-the items whose uncertainty sampling should weigh. Uncertainty strategies read the class probabilities of a model labeler's
-latest answers (default: the most recently created model labeler with answers; e.g. the one
-``labelloop train`` recorded); items that model has not scored count as maximally uncertain
-(uniform probabilities). The committee is every model, LLM and labeling function of the
-project (probabilities where answers carry them, else hard votes; an LF's abstain is no vote).
-Each chosen item is stored with its score and the reason it was chosen (``batch_items``),
-status ``queued``.
+the items whose uncertainty sampling should weigh.
+
+Uncertainty strategies read the class probabilities of a model labeler's latest answers
+(default: the most recently created model labeler with answers; e.g. the one ``labelloop
+train`` recorded); items that model has not scored count as maximally uncertain (uniform
+probabilities). The committee is every model, LLM and labeling function of the project
+(probabilities where answers carry them, an LLM's self-consistency vote shares, else hard
+votes; an LF's abstain is no vote). Each chosen item is stored with its score and the reason
+it was chosen (``batch_items``), status ``queued``.
 """
 
 from __future__ import annotations
@@ -264,9 +266,9 @@ def _committee(
 
     Every model, LLM and labeling function of the project is a member (its latest answer per
     item): class probabilities where its answers carry them (models, telemetry), an LLM's
-    self-consistency vote shares, else a hard vote (one-hot; labeling functions, LLMs). NaN rows where a member has not answered an item
-    (a labeling function that abstained). Routing's ``model_auto`` copies are not votes.
-    Memory: ``M * n_pool * K`` floats.
+    self-consistency vote shares, else a hard vote (one-hot; labeling functions, LLMs). NaN
+    rows where a member has not answered an item (a labeling function that abstained).
+    Routing's ``model_auto`` copies are not votes. Memory: ``M * n_pool * K`` floats.
     """
     lb, ev = t.labelers, t.events
     position = {c: j for j, c in enumerate(classes)}
