@@ -133,11 +133,13 @@ def train_model(
         name = name or factory
     from labelloop.labelers.sklearn import SklearnLabeler
 
-    labeler = SklearnLabeler(estimator, text_field=text_field, name=name or "tfidf-logreg")
+    labeler_type: type[SklearnLabeler] = SklearnLabeler
     if features == "minilm":
         from labelloop.labelers.embeddings import EmbeddingLabeler
 
-        labeler = EmbeddingLabeler(estimator, text_field=text_field, name=name or "minilm-logreg")
+        labeler_type = EmbeddingLabeler
+    named = {} if name is None else {"name": name}  # else the labeler's own default name
+    labeler = labeler_type(estimator, text_field=text_field, **named)
     name = labeler.name
 
     if folds < 2:
