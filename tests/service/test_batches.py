@@ -129,6 +129,31 @@ def test_claimed_items_are_in_flight_until_answered_or_requeued(store, tmp_path,
         requeue_batch(store, None, 42)
 
 
+def test_a_claim_whose_commit_fails_leaves_no_file_and_no_claim(store, tmp_path, monkeypatch):
+    from contextlib import contextmanager
+
+    setup_pool(store, tmp_path)
+    batch = sample(store, None, "margin", 4)
+
+    @contextmanager
+    def commit_fails():  # the transaction's work is done, then its commit fails
+        with store.engine.connect() as conn:
+            tx = conn.begin()
+            yield conn
+            tx.rollback()
+            raise RuntimeError("commit failed: connection lost")
+
+    out = tmp_path / "handed.jsonl"
+    with monkeypatch.context() as m:
+        m.setattr(store, "write", commit_fails)
+        with pytest.raises(RuntimeError, match="commit failed"):
+            export_batch(store, None, batch.batch_id, out, claim=True)
+    assert not list(tmp_path.glob("handed.jsonl*"))  # the renamed file went with the claim
+    assert list_batches(store, None)[0].status["queued"] == 4
+    report = export_batch(store, None, batch.batch_id, out, claim=True)
+    assert report.claimed == 4 and len(read_jsonl(out)) == 4
+
+
 def test_concurrent_claims_never_hand_out_an_item_twice(store, tmp_path):
     import threading
 

@@ -143,59 +143,75 @@ def export_batch(
 
     With ``claim``, the exported ``queued`` items become ``in_flight`` (exported as such), and
     the default is the queued items only: what nobody holds yet. The file is written whole
-    or not at all, and a claim only takes effect with the file. Raises :class:`NotFound` for
-    a batch that is not the project's.
+    or not at all, and a claim only takes effect with the file (if the claim's commit fails
+    after the file was renamed into place, the file is removed again, and with it whatever
+    ``out`` held before). Raises :class:`NotFound` for a batch that is not the project's.
     """
     chosen = _statuses(statuses if statuses or not claim else ("queued",))
     kind = _export_format(out, fmt)
-    bi, it = t.batch_items, t.items
-    with store.write() if claim else store.read() as conn:
-        # a claim holds the project lock (as every writer does): two claims of one batch
-        # never hand out the same item twice
-        project = repo.get_project(conn, project_name, lock=claim)
-        summary = _one_batch(conn, project, batch_id)
-        rows = conn.execute(
-            select(
-                bi.c.id,
-                it.c.key,
-                it.c.data,
-                bi.c.rank,
-                bi.c.score,
-                bi.c.reason,
-                bi.c.status,
-                bi.c.suggestion,
-                bi.c.show_suggestion,
-            )
-            .join(it, it.c.id == bi.c.item_id)
-            .where(bi.c.batch_id == batch_id, bi.c.status.in_(chosen))
-            .order_by(bi.c.rank)
-        ).all()
-        claimed = [int(r.id) for r in rows if claim and r.status == "queued"]
-        records = []
-        shown = 0
-        for r in rows:
-            suggestion = json.loads(r.suggestion) if r.suggestion and r.show_suggestion else None
-            shown += suggestion is not None
-            records.append(
-                {
-                    "task": r.key,
-                    "data": json.loads(r.data),
-                    "batch": batch_id,
-                    "kind": summary.kind,
-                    "rank": int(r.rank),
-                    "score": r.score,
-                    "reason": r.reason,
-                    "status": "in_flight" if claim and r.status == "queued" else r.status,
-                    "suggestion": suggestion,
-                }
-            )
-        with atomic_path(out) as tmp:
-            if kind == "jsonl":
-                _write_jsonl(tmp, records)
-            else:
-                _write_csv(tmp, records)
-            _set_status(conn, claimed, "queued", "in_flight")
+    written = False
+    try:
+        with store.write() if claim else store.read() as conn:
+            records, claimed = _batch_records(conn, project_name, batch_id, chosen, claim)
+            with atomic_path(out) as tmp:
+                if kind == "jsonl":
+                    _write_jsonl(tmp, records)
+                else:
+                    _write_csv(tmp, records)
+                _set_status(conn, claimed, "queued", "in_flight")
+            written = True
+    except BaseException:
+        # the file is renamed into place just before the transaction commits; if the commit
+        # itself fails, the claim did not happen, so the file must not stay either
+        if written:
+            out.unlink(missing_ok=True)
+        raise
+    shown = sum(r["suggestion"] is not None for r in records)
     return ExportReport(batch_id, str(out), kind, chosen, len(records), shown, len(claimed))
+
+
+def _batch_records(
+    conn: Any, project_name: str | None, batch_id: int, chosen: Sequence[str], claim: bool
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """The export records of the batch's items in ``chosen`` statuses (by rank), and the
+    ids of the queued ones a claim hands out."""
+    bi, it = t.batch_items, t.items
+    # a claim holds the project lock (as every writer does): two claims of one batch never
+    # hand out the same item twice
+    project = repo.get_project(conn, project_name, lock=claim)
+    summary = _one_batch(conn, project, batch_id)
+    rows = conn.execute(
+        select(
+            bi.c.id,
+            it.c.key,
+            it.c.data,
+            bi.c.rank,
+            bi.c.score,
+            bi.c.reason,
+            bi.c.status,
+            bi.c.suggestion,
+            bi.c.show_suggestion,
+        )
+        .join(it, it.c.id == bi.c.item_id)
+        .where(bi.c.batch_id == batch_id, bi.c.status.in_(chosen))
+        .order_by(bi.c.rank)
+    ).all()
+    claimed = [int(r.id) for r in rows if claim and r.status == "queued"]
+    records = [
+        {
+            "task": r.key,
+            "data": json.loads(r.data),
+            "batch": batch_id,
+            "kind": summary.kind,
+            "rank": int(r.rank),
+            "score": r.score,
+            "reason": r.reason,
+            "status": "in_flight" if claim and r.status == "queued" else r.status,
+            "suggestion": json.loads(r.suggestion) if r.suggestion and r.show_suggestion else None,
+        }
+        for r in rows
+    ]
+    return records, claimed
 
 
 def requeue_batch(store: Store, project_name: str | None, batch_id: int) -> int:
