@@ -11,6 +11,7 @@ import sys
 import typer
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="labelloop",
     help="Own your labeling operations: import, adjudicate, audit and release labels with provenance.",
     no_args_is_help=True,

@@ -11,6 +11,7 @@ from labelloop.cli import app
 from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
 
 telemetry_app = typer.Typer(
+    rich_markup_mode=None,
     help="Production model telemetry: predictions become answers of model labelers.",
     no_args_is_help=True,
 )
@@ -308,6 +309,7 @@ def route_cmd(
 
 
 batch_app = typer.Typer(
+    rich_markup_mode=None,
     help="Batches of work for people (from `sample` and `route`): list, export (hand out), "
     "requeue.",
     no_args_is_help=True,
