@@ -11,7 +11,6 @@ from labelloop.cli import app
 from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
 
 lf_app = typer.Typer(
-    rich_markup_mode=None,
     help="Labeling functions: apply a Python module of @labeling_function()s, analyse them.",
     no_args_is_help=True,
 )

@@ -10,7 +10,6 @@ from labelloop.cli import app
 from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
 
 llm_app = typer.Typer(
-    rich_markup_mode=None,
     help="Label items with an LLM (OpenAI-compatible chat-completions endpoint).",
     no_args_is_help=True,
 )

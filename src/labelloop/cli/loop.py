@@ -11,7 +11,6 @@ from labelloop.cli import app
 from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
 
 telemetry_app = typer.Typer(
-    rich_markup_mode=None,
     help="Production model telemetry: predictions become answers of model labelers.",
     no_args_is_help=True,
 )
@@ -309,7 +308,6 @@ def route_cmd(
 
 
 batch_app = typer.Typer(
-    rich_markup_mode=None,
     help="Batches of work for people (from `sample` and `route`): list, export (hand out), "
     "requeue.",
     no_args_is_help=True,

@@ -13,12 +13,10 @@ from labelloop.cli import app, fail
 from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
 
 import_app = typer.Typer(
-    rich_markup_mode=None,
     help="Import items, existing answers or gold into the project.",
     no_args_is_help=True,
 )
 schema_app = typer.Typer(
-    rich_markup_mode=None,
     help="Check, show and apply the project's label schema (guidelines as code).",
     no_args_is_help=True,
 )
