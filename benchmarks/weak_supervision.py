@@ -106,23 +106,23 @@ SNORKEL_RUNNER = (
 Lte, yte = np.array(d["test"], dtype=np.int64), np.array(d["yte"])
 ytr = np.array(d["ytr"]) if d.get("ytr") is not None else None
 fit(None, 10, 0.01, 0.0)  # warm-up (torch first-call overhead)
-rows, preds = [], []
+rows, models = [], []
 for cb in ("uniform", "dev"):
     for ep, lr, l2 in GRID:
         m, dt = fit(yva if cb == "dev" else None, ep, lr, l2)
-        pte = m.predict_proba(Lte).argmax(1)
         rows.append({"class_balance": cb, "n_epochs": ep, "lr": lr, "l2": l2,
                      "valid": score(yva, m.predict_proba(Lva).argmax(1)),
-                     "test": score(yte, pte), "seconds": dt,
-                     "train": None if ytr is None else score(ytr, m.predict_proba(Ltr).argmax(1))})
-        preds.append(pte)
+                     "test": score(yte, m.predict_proba(Lte).argmax(1)), "seconds": dt})
+        models.append(m)
 i_best = max(range(len(rows)), key=lambda i: (rows[i]["valid"], -i))  # first wins ties
-best = rows[i_best]
+best, chosen = rows[i_best], models[i_best]
+train_score = None if ytr is None else score(ytr, chosen.predict_proba(Ltr).argmax(1))
 ydev = yva if best["class_balance"] == "dev" else None
 times = [fit(ydev, best["n_epochs"], best["lr"], best["l2"])[1] for _ in range(3)]
 default = rows[0]
 print(json.dumps({"score": best["test"], "fit_seconds": min(times), "selected": best,
-                  "train_score": best["train"], "test_pred": preds[i_best].tolist(),
+                  "train_score": train_score,
+                  "test_pred": chosen.predict_proba(Lte).argmax(1).tolist(),
                   "default_score": default["test"], "default_fit_seconds": default["seconds"]}))
 """
 )
@@ -210,16 +210,6 @@ def end_model_score(
     return score_labels(yte, pred, metric=metric)
 
 
-def _metric_per_resample(gold: np.ndarray, pred: np.ndarray, idx: np.ndarray, metric: str):
-    """The metric on each bootstrap resample (rows of ``idx``), shape (n_resamples,)."""
-    if metric == "accuracy":
-        return (gold == pred)[idx].mean(axis=1)
-    tp = ((pred == 1) & (gold == 1))[idx].sum(axis=1)
-    fp = ((pred == 1) & (gold != 1))[idx].sum(axis=1)
-    fn = ((pred != 1) & (gold == 1))[idx].sum(axis=1)
-    return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
-
-
 def paired_interval(
     gold: np.ndarray,
     ours: np.ndarray,
@@ -231,12 +221,19 @@ def paired_interval(
     """95 % percentile interval of ``metric(ours) - metric(other)`` over paired bootstrap
     resamples of the test items (both methods scored on the same resampled items)."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, gold.size, size=(n_resamples, gold.size))
-    diff = _metric_per_resample(gold, ours, idx, metric) - _metric_per_resample(
-        gold, other, idx, metric
-    )
+    diff = [
+        score_labels(gold[i], ours[i], metric=metric)
+        - score_labels(gold[i], other[i], metric=metric)
+        for i in rng.integers(0, gold.size, size=(n_resamples, gold.size))
+    ]
     lo, hi = np.percentile(diff, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def majority_vote_codes(votes: Any) -> np.ndarray:
+    """Majority vote's label per item; items without votes get class 0 (argmax of a tie)."""
+    labels = make_aggregator("majority_vote.v1").fit(votes).labels_
+    return np.where(labels < 0, 0, labels)
 
 
 def run_set(
@@ -278,12 +275,9 @@ def run_set(
 
     mv = make_aggregator("majority_vote.v1")
     mv_fit = best_seconds(lambda: mv.fit(a_te))
-    mv_pred = np.where(mv.labels_ < 0, 0, mv.labels_)  # no vote: class 0 (argmax of a tie)
+    mv_pred = majority_vote_codes(a_te)
     mv_score = score_labels(yte, mv_pred, metric=metric)
-    mv_train = None
-    if has_train:
-        mv_tr = make_aggregator("majority_vote.v1").fit(a_tr).labels_
-        mv_train = score_labels(ytr, np.where(mv_tr < 0, 0, mv_tr), metric=metric)
+    mv_train = score_labels(ytr, majority_vote_codes(a_tr), metric=metric) if has_train else None
 
     covered = np.bincount(a_tr.item, minlength=a_tr.n_items) > 0
     end = end_model_score(ttr, best.fit(a_tr).probas_, covered, tte, yte, metric)
@@ -359,8 +353,7 @@ def dev_set(
     a_tr = votes_from_matrix(ltr, k)
     folds = dev_folds(yva, repeats)
     ours, mv_scores = [], []
-    mv = make_aggregator("majority_vote.v1").fit(votes_from_matrix(lva, k))
-    mv_pred = np.where(mv.labels_ < 0, 0, mv.labels_)
+    mv_pred = majority_vote_codes(votes_from_matrix(lva, k))
     for sel, ev in folds:
         best, _ = select_label_model(a_tr, votes_from_matrix(lva[sel], k), yva[sel], metric=metric)
         ours.append(
