@@ -15,7 +15,7 @@ configuration wins ties):
 - ours (``labelloop.core.label_model.select_label_model``, 24 configurations): class
   balance {estimated, uniform, dev} x EM iterations {1, 3, 10, 100} x abstain weight
   {1, 0.5}, pseudo-counts centred on an uninformative LF (10 pseudo-items), correlated-LF
-  grouping at firing correlation 0.5;
+  grouping at firing correlation 0.5, abstain evidence per class (``abstain_model="class"``);
 - Snorkel 0.10 ``LabelModel`` (16 configurations): class balance {uniform (its default),
   dev (``Y_dev``)} x n_epochs {100, 500} x lr {0.01, 0.001} x l2 {0 (its default), 0.1},
   seed 123, run in ``benchmarks/.venv-peers`` (created by ``benchmarks/setup_peers.sh``)
@@ -260,6 +260,7 @@ def run_set(
             "correlation_threshold",
             "prior",
             "smoothing",
+            "abstain_model",
         )
     }
     lm_fit = best_seconds(lambda: LabelModel(**params).fit(a_tr))

@@ -28,7 +28,8 @@ def _wrench(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_single_polarity_lfs_synthetic() -> None:
-    """Planted model: 3 precise spam-only LFs, 1 noisy ham-only LF: firing rates recovered."""
+    """Planted model: 3 precise spam-only LFs, 1 noisy ham-only LF, firing independently given
+    the class (the literal model, ``abstain_model="lf"``): firing rates recovered."""
     rng = np.random.default_rng(0)
     n = 4000
     y = (rng.random(n) < 0.4).astype(np.int64)  # 1 = spam
@@ -39,7 +40,7 @@ def test_single_polarity_lfs_synthetic() -> None:
     p = np.where(y == 0, 0.6, 0.5)  # a weak ham LF that fires on a lot of spam too
     cols.append(np.where(rng.random(n) < p, 0, -1))
     votes = votes_from_matrix(np.stack(cols, axis=1), 2)
-    lm = LabelModel(max_iter=100, abstain_weight=1.0).fit(votes)
+    lm = LabelModel(max_iter=100, abstain_weight=1.0, abstain_model="lf").fit(votes)
     mv = make_aggregator("majority_vote.v1").fit(votes)
     mv_pred = np.where(mv.labels_ < 0, 0, mv.labels_)
     assert (lm.predict(votes) == y).mean() >= (mv_pred == y).mean()
@@ -53,6 +54,78 @@ def test_single_polarity_lfs_synthetic() -> None:
     assert int(np.argmin(lm.skills_)) == 3
     assert lm.probas_.shape == (n, 2)
     assert np.allclose(lm.probas_.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("max_iter", [1, 100])
+def test_class_abstain_evidence_handles_disjoint_sibling_lfs(max_iter: int) -> None:
+    """Three precise class-1 LFs each catch one phrasing of class 1 and never fire together.
+    Per-LF abstain evidence counts two silent siblings against class 1 whenever one fires;
+    per-class evidence ("no LF voted 1") does not, and labels clearly better."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    y = rng.choice(2, size=n, p=[0.6, 0.4])
+    phrasing = rng.integers(0, 3, size=n)
+    cols = [
+        np.where(
+            ((y == 1) & (phrasing == s) & (rng.random(n) < 0.9)) | (rng.random(n) < 0.004), 1, -1
+        )
+        for s in range(3)
+    ]
+    cols.append(np.where(rng.random(n) < np.where(y == 0, 0.7, 0.3), 0, -1))  # broad class-0 LF
+    votes = votes_from_matrix(np.stack(cols, axis=1), 2)
+    acc = {}
+    for abstain_model in ("class", "lf"):
+        lm = LabelModel(
+            max_iter=max_iter,
+            abstain_weight=1.0,
+            prior="uninformative",
+            smoothing=10.0,
+            abstain_model=abstain_model,  # type: ignore[arg-type]
+        ).fit(votes)
+        acc[abstain_model] = float((lm.predict(votes) == y).mean())
+        if abstain_model == "class":
+            # P(some LF votes 1 | class 1): planted 0.9, read off soft labels
+            assert lm.class_voted_[1, 1] > 0.65
+            assert lm.class_voted_[1, 1] > 4 * lm.class_voted_[1, 0]
+    assert acc["class"] > 0.75
+    assert acc["class"] >= acc["lf"] + 0.05
+    with pytest.raises(ValueError, match="abstain_model"):
+        LabelModel(abstain_model="both").fit(votes)  # type: ignore[arg-type]
+
+
+def test_default_keeps_per_lf_abstains_and_selection_uses_per_class() -> None:
+    from labelloop.core.label_model import SELECTION_GRID
+
+    assert make_aggregator("label_model").params()["abstain_model"] == "lf"
+    assert {c["abstain_model"] for c in SELECTION_GRID} == {"class"}
+
+
+def test_wrench_trec_precise_lf_stays_an_indicator_of_its_class(shared_data: Path) -> None:
+    """WRENCH TREC train votes (68 LFs; labels only to score, never to fit). Its NUM rules
+    split the phrasings: LF 36 is 99 % right on train, and the 8/39/63/64 group stays silent
+    where it fires. Per-LF abstain evidence counts that silence against NUM (with the valid
+    split's class balance, 100 EM steps drive LF 36 to theta 0.002 < phi 0.018); here, with
+    a uniform balance, it scores 0.44 on train against 0.58 with per-class evidence."""
+    ltr, ytr = _wrench(shared_data / "ws" / "wrench_trec", "train")
+    votes = votes_from_matrix(ltr, 6)
+    alone = np.full((1, ltr.shape[1]), -1)
+    alone[0, 36] = 5
+    acc = {}
+    for abstain_model in ("class", "lf"):
+        lm = LabelModel(
+            class_balance="uniform",
+            max_iter=100,
+            abstain_weight=1.0,
+            prior="uninformative",
+            smoothing=10.0,
+            correlation_threshold=0.5,
+            abstain_model=abstain_model,  # type: ignore[arg-type]
+        ).fit(votes)
+        acc[abstain_model] = float((lm.predict(votes) == ytr).mean())
+        if abstain_model == "class":
+            assert lm.predict(votes_from_matrix(alone, 6))[0] == 5
+            assert lm.theta_[36, 5] > 5 * lm.phi_[36, 5]
+    assert acc["class"] >= acc["lf"] + 0.08
 
 
 def test_gold_is_clamped_and_balance_given() -> None:
@@ -112,10 +185,11 @@ def test_duplicated_lfs_share_their_evidence() -> None:
     assert (grouped.labels_ == y).mean() >= (plain.labels_ == y).mean()
 
 
-def test_uninformative_prior_keeps_a_rare_class() -> None:
+@pytest.mark.parametrize("abstain_model", ["class", "lf"])
+def test_uninformative_prior_keeps_a_rare_class(abstain_model: str) -> None:
     """A 3 % class with two fair LFs: the accurate prior (theta pulled to 0.9 on ~45 items)
-    reads its LFs as near-certain, EM shrinks its balance to ~0 and it disappears; centred
-    on the LFs' firing rates, the class survives."""
+    reads its LFs as near-certain and EM shrinks its balance (with per-LF abstain evidence,
+    to ~0: the class disappears); centred on the LFs' firing rates, the class survives."""
     rng = np.random.default_rng(0)
     n, k = 1500, 3
     y = rng.choice(k, size=n, p=[0.55, 0.42, 0.03])
@@ -127,15 +201,22 @@ def test_uninformative_prior_keeps_a_rare_class() -> None:
     ]
     votes = votes_from_matrix(np.stack(cols, axis=1), k)
     fits = {
-        prior: LabelModel(prior=prior, smoothing=10.0, max_iter=100, abstain_weight=1.0).fit(votes)
+        prior: LabelModel(
+            prior=prior,
+            smoothing=10.0,
+            max_iter=100,
+            abstain_weight=1.0,
+            abstain_model=abstain_model,  # type: ignore[arg-type]
+        ).fit(votes)
         for prior in ("accurate", "uninformative")
     }
     accurate, uninformative = fits["accurate"], fits["uninformative"]
-    assert (accurate.predict(votes) == 2).sum() < 10
     assert uninformative.class_balance_[2] > 0.02
     rare = y == 2
     assert (uninformative.predict(votes)[rare] == 2).mean() > 0.4
-    assert (uninformative.predict(votes) == y).mean() > (accurate.predict(votes) == y).mean()
+    if abstain_model == "lf":
+        assert (accurate.predict(votes) == 2).sum() < 10
+        assert (uninformative.predict(votes) == y).mean() > (accurate.predict(votes) == y).mean()
     with pytest.raises(ValueError, match="prior"):
         LabelModel(prior="flat").fit(votes)  # type: ignore[arg-type]
 

@@ -17,16 +17,40 @@ LFs conditionally independent given the true class, class balance ``p`` (estimat
 or given). This "one-vs-rest" parameterization has two numbers per (LF, class it votes):
 few enough to fit from a few hundred items, and it handles single-polarity LFs naturally.
 
-Abstains are not stored: the log-likelihood of item ``i`` under class ``k`` is
-``log p_k + sum_j log P(abstain_j | k) + sum_{votes} [log P(y | k) - log P(abstain_j | k)]``,
-a constant per class plus a sparse product over the votes (no dense items x LFs matrix).
-``abstain_weight`` scales the abstain evidence (1 = the generative model, 0 = votes only
-plus the class balance). Fitted by EM from soft majority vote with Beta pseudo-counts on
-each firing rate: ``smoothing`` of them, centred either on an accurate LF (``prior="accurate"``:
-``prior_accuracy`` of them on the LF's own class) or on an uninformative one
-(``prior="uninformative"``: at the LF's firing rate over all items, for its own class and the
-others alike, so an LF earns its weight from the data; this keeps a broad LF that fires on
-every class from being read, after a few EM steps, as always firing on its own class).
+Abstain evidence per LF or per class
+-----------------------------------
+Read literally, that model multiplies one abstain term per LF, as if the LFs voting a class
+fired independently given it. Keyword LFs usually do not: the rules of one class split its
+phrasings between them ("how many", "when", "how much" for numbers) and seldom fire
+together, so on a number item where one of them fires every silent sibling counts against
+the class. Over EM iterations that evidence can turn a 99 %-precise LF into an
+anti-indicator of its own class (seen on WRENCH TREC's train split). ``abstain_model="class"``
+therefore takes the abstain evidence per class:
+
+``score_k = log p_k + sum_{votes (j, y)} log P(j votes y | k)
++ sum_{c: no LF voted c} log (1 - g[c, k])``,
+
+with ``g[c, k] = P(some LF votes c | true class k)`` estimated directly (so it is right
+whatever the dependence among a class's LFs), and no abstain term for a class that got a
+vote (its silent LFs are explained by the one that fired). The default, ``abstain_model="lf"``,
+keeps the per-LF terms of the literal model, ``log p_k + sum_j log P(abstain_j | k) +
+sum_{votes} [log P(y | k) - log P(abstain_j | k)]``. Which is better is an empirical matter:
+with one EM step from majority vote (the default fit, no labels to select with) per-LF
+evidence did as well or better on the WRENCH sets and the demo; selected on a labelled dev
+set over up to 100 EM steps (:func:`select_label_model`), per-class evidence did better on
+TREC and YouTube and no worse elsewhere (benchmarks/README.md).
+
+Abstains are not stored either way: the per-class term is a constant per class minus the
+classes that got votes, and the vote terms are a sparse product over the votes (no dense
+items x LFs matrix). ``abstain_weight`` scales the abstain evidence (1 = the generative
+model, 0 = votes only plus the class balance). Fitted by EM from soft majority vote with
+Beta pseudo-counts on each firing rate: ``smoothing`` of them, centred either on an
+accurate LF (``prior="accurate"``: ``prior_accuracy`` of them on the LF's own class) or on an
+uninformative one (``prior="uninformative"``: at the LF's firing rate over all items, for
+its own class and the others alike, so an LF earns its weight from the data; this keeps a
+broad LF that fires on every class from being read, after a few EM steps, as always firing
+on its own class). The per-class rates ``g`` get ``smoothing`` pseudo-items at the class's
+overall voted rate.
 
 Examples
 --------
@@ -50,6 +74,7 @@ from labelloop.core.answers import ABSTAIN, Answers, FloatArray
 
 ClassBalance = Literal["estimate", "uniform"] | npt.ArrayLike
 Prior = Literal["accurate", "uninformative"]
+AbstainModel = Literal["class", "lf"]
 
 _FLOOR = 1e-6
 
@@ -67,6 +92,15 @@ def _incidence(answers: Answers) -> sp.csr_matrix:
         (np.ones(len(answers)), col[order], indptr),
         shape=(answers.n_items, answers.n_labelers * k),
     )
+
+
+def _class_voted(mat: sp.csr_matrix, k: int) -> FloatArray:
+    """``(n_items, K)`` indicator: some LF voted class ``c`` on the item (from the incidence)."""
+    n = mat.shape[0]
+    out = np.zeros((n, k))
+    rows = np.repeat(np.arange(n), np.diff(mat.indptr))
+    out[rows, mat.indices % k] = 1.0
+    return out
 
 
 def connected_components(linked: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
@@ -174,6 +208,9 @@ class LabelModel(Aggregator):
         above this are grouped (transitively), and each LF of a group of size
         ``g`` carries ``1 / g`` of the evidence, so near-duplicate rules are not counted
         ``g`` times. ``None`` (default) treats all LFs as conditionally independent.
+    abstain_model : "lf" or "class"
+        Abstain evidence per LF (the literal independent model, default) or per class
+        ("no LF voted c"; what :data:`SELECTION_GRID` uses); see the module notes.
     random_state : int or None
         Unused (deterministic); accepted for a uniform interface.
 
@@ -185,6 +222,9 @@ class LabelModel(Aggregator):
     probas_ : array of float, shape (n_items, K)
     theta_, phi_ : array of float, shape (n_labelers, K)
         Firing rates on the voted class's own items / on other classes' items.
+    class_voted_ : array of float, shape (K, K)
+        ``[c, k]``: probability that some LF votes ``c`` on an item of class ``k`` (the
+        per-class abstain evidence; fitted with either ``abstain_model``).
     class_balance_ : array of float, shape (K,)
     skills_ : array of float, shape (n_labelers,)
         Estimated accuracy of each LF when it votes.
@@ -209,11 +249,13 @@ class LabelModel(Aggregator):
         "prior_accuracy",
         "prior",
         "correlation_threshold",
+        "abstain_model",
         "random_state",
     )
 
     theta_: FloatArray
     phi_: FloatArray
+    class_voted_: FloatArray
     class_balance_: FloatArray
     lf_weights_: FloatArray
 
@@ -227,6 +269,7 @@ class LabelModel(Aggregator):
         prior_accuracy: float = 0.9,
         correlation_threshold: float | None = None,
         prior: Prior = "accurate",
+        abstain_model: AbstainModel = "lf",
         random_state: int | None = None,
     ) -> None:
         self.class_balance = class_balance
@@ -237,6 +280,7 @@ class LabelModel(Aggregator):
         self.prior_accuracy = prior_accuracy
         self.correlation_threshold = correlation_threshold
         self.prior = prior
+        self.abstain_model = abstain_model
         self.random_state = random_state
 
     def _fixed_balance(self, k: int) -> FloatArray | None:
@@ -253,25 +297,37 @@ class LabelModel(Aggregator):
         arr = np.maximum(arr / arr.sum(), _FLOOR)
         return np.asarray(arr / arr.sum(), dtype=np.float64)
 
-    def _scores(self, a_mat: sp.csr_matrix, n_lab: int, k: int) -> FloatArray:
-        """Log-scores (n_items, K) under the current parameters."""
+    def _scores(self, a_mat: sp.csr_matrix, voted: FloatArray, n_lab: int, k: int) -> FloatArray:
+        """Log-scores (n_items, K) under the current parameters; ``voted`` as from
+        :func:`_class_voted`."""
         eye = np.eye(k, dtype=bool)
         probs = np.where(eye[None], self.theta_[:, None, :], self.phi_[:, None, :])  # [j,k,y]
-        absent = np.maximum(1.0 - probs.sum(axis=2), _FLOOR)  # [j, k]
         w = self.lf_weights_[:, None]
-        log_abs = np.log(absent) * self.abstain_weight * w
         log_votes = np.log(np.maximum(probs, 1e-12)) * w[:, :, None]
-        rows = (log_votes - log_abs[:, :, None]).transpose(0, 2, 1)
-        scores = np.asarray(a_mat @ rows.reshape(n_lab * k, k))
-        scores += np.log(self.class_balance_)[None, :] + log_abs.sum(axis=0)[None, :]
+        if self.abstain_model == "class":
+            rows = log_votes.transpose(0, 2, 1)
+            scores = np.asarray(a_mat @ rows.reshape(n_lab * k, k))
+            log_silent = np.log(np.maximum(1.0 - self.class_voted_, _FLOOR)) * self.abstain_weight
+            scores += log_silent.sum(axis=0)[None, :] - voted @ log_silent
+        else:
+            absent = np.maximum(1.0 - probs.sum(axis=2), _FLOOR)  # [j, k]
+            log_abs = np.log(absent) * self.abstain_weight * w
+            rows = (log_votes - log_abs[:, :, None]).transpose(0, 2, 1)
+            scores = np.asarray(a_mat @ rows.reshape(n_lab * k, k))
+            scores += log_abs.sum(axis=0)[None, :]
+        scores += np.log(self.class_balance_)[None, :]
         return scores
 
     def fit(self, answers: Answers, gold: GoldLike = None) -> Self:
         """Fit by EM; ``gold`` (item codes with known classes) is clamped."""
+        if self.abstain_model not in ("class", "lf"):
+            raise ValueError(f"abstain_model must be 'class' or 'lf', got {self.abstain_model!r}")
         fi = prepare(answers, gold)
         a = fi.answers
         k, n, n_lab = a.n_classes, a.n_items, a.n_labelers
         mat = _incidence(a)
+        voted = _class_voted(mat, k)
+        voted_rate = voted.mean(axis=0) if n else np.zeros(k)
         col = a.labeler * k + a.label
         # posteriors are kept class-major, shape (K, n_items): row reductions over K
         # contiguous vectors instead of n_items short rows
@@ -307,11 +363,13 @@ class LabelModel(Aggregator):
             on = on.reshape(n_lab, k)
             self.theta_ = (on + prior_on) / (mass[None, :] + s)
             self.phi_ = (votes - on + prior_off) / (n - mass[None, :] + s)
+            # [c, k]: items of class k on which some LF voted c (post_t @ voted is [k, c])
+            self.class_voted_ = (post_t @ voted + s * voted_rate[None, :]).T / (mass[None, :] + s)
             if fixed is None:
                 self.class_balance_ = (mass + 1.0) / (n + k)
             else:
                 self.class_balance_ = fixed
-            post_t = np.ascontiguousarray(self._scores(mat, n_lab, k).T)
+            post_t = np.ascontiguousarray(self._scores(mat, voted, n_lab, k).T)
             top = post_t.max(axis=0)
             post_t -= top
             np.exp(post_t, out=post_t)
@@ -352,7 +410,8 @@ class LabelModel(Aggregator):
                 f"answers have {a.n_labelers} labelers and {k} classes; the model was fitted "
                 f"on {self.theta_.shape[0]} and {self.theta_.shape[1]}"
             )
-        scores = self._scores(_incidence(a), a.n_labelers, k)
+        mat = _incidence(a)
+        scores = self._scores(mat, _class_voted(mat, k), a.n_labelers, k)
         scores -= scores.max(axis=1, keepdims=True)
         post = np.exp(scores)
         post /= post.sum(axis=1, keepdims=True)
@@ -373,6 +432,7 @@ SELECTION_GRID: tuple[dict[str, object], ...] = tuple(
         "correlation_threshold": 0.5,
         "prior": "uninformative",
         "smoothing": 10.0,
+        "abstain_model": "class",
     }
     for cb in ("estimate", "uniform", "dev")
     for it in (1, 3, 10, 100)
