@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -249,6 +249,18 @@ def find_uncertain_items(
     )
 
 
+class DeviantLabeler(NamedTuple):
+    """One row of :class:`LabelerDeviation` (plain Python numbers)."""
+
+    labeler: int
+    deviation: float
+    n_answers: int
+    worst_class: int
+    over_given: int
+    given_rate: float
+    group_rate: float
+
+
 @dataclass(frozen=True)
 class LabelerDeviation:
     """Labelers whose confusion matrix differs most from the pooled one, worst first.
@@ -283,6 +295,22 @@ class LabelerDeviation:
 
     def __len__(self) -> int:
         return int(self.labelers.shape[0])
+
+    def rows(self) -> list[DeviantLabeler]:
+        """One :class:`DeviantLabeler` per labeler, worst first."""
+        return [
+            DeviantLabeler(int(w), float(dev), int(n), int(kc), int(og), float(rw), float(rg))
+            for w, dev, n, kc, og, rw, rg in zip(
+                self.labelers,
+                self.deviation,
+                self.n_answers,
+                self.worst_class,
+                self.over_given,
+                self.given_rate,
+                self.group_rate,
+                strict=True,
+            )
+        ]
 
 
 def labeler_confusions(
@@ -493,20 +521,11 @@ class SchemaGapReport:
         d = self.deviant_labelers
         if len(d) == 0:
             out.append("  none.")
-        for w, dev, n, kc, og, r_w, r_g in zip(
-            d.labelers,
-            d.deviation,
-            d.n_answers,
-            d.worst_class,
-            d.over_given,
-            d.given_rate,
-            d.group_rate,
-            strict=True,
-        ):
+        for r in d.rows():
             out.append(
-                f"  {labeler_name(int(w))}: deviation {dev:.2f} over {int(n)} answers; on "
-                f"items others call {lab[int(kc)]!r} they answer {lab[int(og)]!r} {r_w:.0%} "
-                f"of the time (group: {r_g:.0%})"
+                f"  {labeler_name(r.labeler)}: deviation {r.deviation:.2f} over {r.n_answers} "
+                f"answers; on items others call {lab[r.worst_class]!r} they answer "
+                f"{lab[r.over_given]!r} {r.given_rate:.0%} of the time (group: {r.group_rate:.0%})"
             )
         return "\n".join(out)
 
@@ -573,6 +592,7 @@ def schema_gap_report(
 
 __all__ = [
     "ConfusedPair",
+    "DeviantLabeler",
     "LabelerDeviation",
     "SchemaGapReport",
     "UncertainItems",

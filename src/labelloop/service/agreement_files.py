@@ -173,23 +173,14 @@ def _report_json(gap: SchemaGapReport, table: AnswerTable, labels: list[str]) ->
         ],
         "deviant_labelers": [
             {
-                "worker": table.labeler_ids[int(w)],
-                "deviation": float(dev),
-                "n_answers": int(n),
-                "worst_label": labels[int(kc)],
-                "over_given": labels[int(og)],
-                "given_rate": float(r_w),
-                "group_rate": float(r_g),
+                "worker": table.labeler_ids[r.labeler],
+                "deviation": r.deviation,
+                "n_answers": r.n_answers,
+                "worst_label": labels[r.worst_class],
+                "over_given": labels[r.over_given],
+                "given_rate": r.given_rate,
+                "group_rate": r.group_rate,
             }
-            for w, dev, n, kc, og, r_w, r_g in zip(
-                d.labelers,
-                d.deviation,
-                d.n_answers,
-                d.worst_class,
-                d.over_given,
-                d.given_rate,
-                d.group_rate,
-                strict=True,
-            )
+            for r in d.rows()
         ],
     }
