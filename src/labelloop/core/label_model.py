@@ -298,9 +298,11 @@ class LabelModel(Aggregator):
         arr = np.maximum(arr / arr.sum(), _FLOOR)
         return np.asarray(arr / arr.sum(), dtype=np.float64)
 
-    def _scores(self, a_mat: sp.csr_matrix, voted: FloatArray, n_lab: int, k: int) -> FloatArray:
-        """Log-scores (n_items, K) under the current parameters; ``voted`` as from
-        :func:`_class_voted`."""
+    def _scores(
+        self, a_mat: sp.csr_matrix, n_lab: int, k: int, voted: FloatArray | None = None
+    ) -> FloatArray:
+        """Log-scores (n_items, K) under the current parameters; ``voted`` (per-class
+        abstains only) as from :func:`_class_voted`, computed here when not given."""
         eye = np.eye(k, dtype=bool)
         probs = np.where(eye[None], self.theta_[:, None, :], self.phi_[:, None, :])  # [j,k,y]
         w = self.lf_weights_[:, None]
@@ -308,6 +310,8 @@ class LabelModel(Aggregator):
         if self.abstain_model == "class":
             rows = log_votes.transpose(0, 2, 1)
             scores = np.asarray(a_mat @ rows.reshape(n_lab * k, k))
+            if voted is None:
+                voted = _class_voted(a_mat, k)
             log_silent = np.log(np.maximum(1.0 - self.class_voted_, _FLOOR)) * self.abstain_weight
             scores += log_silent.sum(axis=0)[None, :] - voted @ log_silent
         else:
@@ -370,7 +374,7 @@ class LabelModel(Aggregator):
                 self.class_balance_ = (mass + 1.0) / (n + k)
             else:
                 self.class_balance_ = fixed
-            post_t = np.ascontiguousarray(self._scores(mat, voted, n_lab, k).T)
+            post_t = np.ascontiguousarray(self._scores(mat, n_lab, k, voted).T)
             top = post_t.max(axis=0)
             post_t -= top
             np.exp(post_t, out=post_t)
@@ -411,8 +415,7 @@ class LabelModel(Aggregator):
                 f"answers have {a.n_labelers} labelers and {k} classes; the model was fitted "
                 f"on {self.theta_.shape[0]} and {self.theta_.shape[1]}"
             )
-        mat = _incidence(a)
-        scores = self._scores(mat, _class_voted(mat, k), a.n_labelers, k)
+        scores = self._scores(_incidence(a), a.n_labelers, k)
         scores -= scores.max(axis=1, keepdims=True)
         post = np.exp(scores)
         post /= post.sum(axis=1, keepdims=True)
