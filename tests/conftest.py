@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import settings
 
+from tests import realdata
+
 if TYPE_CHECKING:
     from labelloop.store.engine import Store
 
 # CI runs property tests derandomized (reproducible runs); locally they explore new examples.
 settings.register_profile("ci", derandomize=True, deadline=None)
-settings.load_profile("ci" if os.environ.get("CI") else "default")
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-TEST_DATA = Path(__file__).resolve().parent / "data"
+settings.load_profile("ci" if realdata.in_ci() else "default")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,9 +37,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    """The full data root (``LABELLOOP_SHARED_DATA``); prefer ``realdata.dataset`` in tests
+    that a committed copy under tests/data can serve."""
+    return realdata.shared()
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +53,6 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'labelloop.db'}"
         return
-    import os
     import uuid
 
     from sqlalchemy import create_engine, text

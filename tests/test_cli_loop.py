@@ -6,6 +6,8 @@ import csv
 import json
 import random
 
+from tests import realdata
+
 
 def write_telemetry(path, n, bad_line=None):
     with open(path, "w", encoding="utf-8") as fh:
@@ -41,8 +43,8 @@ def test_telemetry_import_reports_and_rejects_with_the_line(cli, workspace):
     assert json.loads(skipped.out)["rejected"] == 1
 
 
-def test_train_sample_route_on_real_data(cli, workspace, shared_data):
-    with open(shared_data / "al" / "sms_spam" / "data.csv", encoding="utf-8") as fh:
+def test_train_sample_route_on_real_data(cli, workspace):
+    with open(realdata.dataset("al", "sms_spam") / "data.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     order = list(range(len(rows)))
     random.Random(1).shuffle(order)

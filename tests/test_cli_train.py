@@ -9,6 +9,8 @@ import random
 
 import pytest
 
+from tests import realdata
+
 ESTIMATORS = """\
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.naive_bayes import ComplementNB
@@ -29,9 +31,9 @@ def broken():
 
 
 @pytest.fixture
-def sms_project(cli, workspace, shared_data):
+def sms_project(cli, workspace):
     """600 SMS messages, 300 of them with gold."""
-    with open(shared_data / "al" / "sms_spam" / "data.csv", encoding="utf-8") as fh:
+    with open(realdata.dataset("al", "sms_spam") / "data.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     chosen = random.Random(2).sample(range(len(rows)), 600)
     items, gold = workspace / "items.jsonl", workspace / "gold.csv"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import warnings
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ from hypothesis import strategies as st
 from labelloop.core import agreement as ag
 from labelloop.core.answers import Answers
 from labelloop.formats.answers_csv import AnswerTable, read_answers_csv
+from tests import realdata
 
-CROWD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "crowd"
 CATEGORICAL = [
     "adult",
     "dog",
@@ -38,11 +37,12 @@ TOL = 1e-6
 
 @cache
 def load(name: str) -> tuple[AnswerTable, Answers]:
-    """A shared set with (worker, task) duplicates dropped, first kept (as the data README)."""
-    path = CROWD / name / "answers.csv"
-    if not path.is_file():
-        pytest.skip(f"shared data not found at {path}")
-    table = read_answers_csv(path)
+    """A shared set with (worker, task) duplicates dropped, first kept (as the data README).
+
+    The small sets are committed under tests/data/crowd_small; adult, hitspam_cf, possent,
+    product, relevance, sentpol_cf and web come from the full data (``LABELLOOP_SHARED_DATA``).
+    """
+    table = read_answers_csv(realdata.crowd(name) / "answers.csv")
     return table, table.answers.deduplicate(keep="first")
 
 
@@ -366,7 +366,9 @@ def test_per_label_alpha_is_one_vs_rest_krippendorff(name: str) -> None:
 # bootstrap
 
 
-@pytest.mark.parametrize("name", ["adult", "relevance", "dog", "emotion", "product"])
+@pytest.mark.parametrize(
+    "name", ["rte", "weather_amt", "adult", "relevance", "dog", "emotion", "product"]
+)
 def test_bootstrap_interval_contains_estimate_and_is_reproducible(name: str) -> None:
     _, a = load(name)
     for metric in ag.METRICS:
@@ -392,7 +394,7 @@ def _resample(a: Answers, drawn: np.ndarray) -> Answers:
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
 def test_vectorized_replicate_equals_explicit_resample(level: str) -> None:
-    _, a = load("face")
+    _, a = load("weather_amt")
     items = np.flatnonzero(a.answers_per_item() >= 2)
     # the bootstrap draws item positions uniformly, one row per replicate
     draw = np.random.default_rng(11).integers(0, len(items), size=(1, len(items)))[0]
@@ -408,7 +410,7 @@ def test_vectorized_replicate_equals_explicit_resample(level: str) -> None:
 
 
 def test_bootstrap_off_gives_nan_interval() -> None:
-    _, a = load("duck")
+    _, a = load("temp")
     res = ag.fleiss_kappa(a, n_boot=0)
     assert np.isnan(res.ci_low) and np.isnan(res.ci_high) and res.n_boot == 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,7 @@ from labelloop.core import disagreement as dis
 from labelloop.core.agreement import coincidence_matrix
 from labelloop.core.answers import Answers
 from labelloop.formats.answers_csv import read_answers_csv
-
-CROWD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "crowd"
+from tests import realdata
 
 
 def planted(seed: int = 0) -> Answers:
@@ -89,9 +87,7 @@ def test_vote_entropy_matches_crowdkit_uncertainty() -> None:
     import pandas as pd
     from crowdkit.metrics.data import uncertainty
 
-    path = CROWD / "weather_amt" / "answers.csv"
-    if not path.is_file():
-        pytest.skip("shared data not found")
+    path = realdata.crowd("weather_amt") / "answers.csv"
     table = read_answers_csv(path)
     a = table.answers.deduplicate(keep="first")
     a = Answers(
@@ -167,9 +163,7 @@ def test_schema_gap_report_record_and_text() -> None:
 
 
 def test_schema_gap_report_on_real_set_is_fast_and_sane() -> None:
-    path = CROWD / "adult" / "answers.csv"
-    if not path.is_file():
-        pytest.skip("shared data not found")
+    path = realdata.shared("crowd", "adult", "answers.csv")  # 92,721 answers: full data only
     table = read_answers_csv(path)
     a = table.answers.deduplicate()
     report = dis.schema_gap_report(a, labels=list(table.label_space.labels), top=5)

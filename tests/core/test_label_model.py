@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +17,20 @@ from labelloop.core.label_model import (
     select_label_model,
 )
 from labelloop.core.weak import votes_from_matrix
+from tests import realdata
 
 
-def _wrench(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    rows = [json.loads(x) for x in (root / f"{split}.jsonl").open(encoding="utf-8")]
+def _wrench(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """LF votes and gold of a WRENCH split: the committed copy (tests/data/ws_small, text cut,
+    gzipped) when there is one, else the full set's ``{split}.jsonl``."""
+    root = realdata.dataset("ws", name)
+    small = root / f"{split}.jsonl.gz"
+    if small.is_file():
+        with gzip.open(small, "rt", encoding="utf-8") as f:
+            rows = [json.loads(x) for x in f]
+    else:
+        with (root / f"{split}.jsonl").open(encoding="utf-8") as f:
+            rows = [json.loads(x) for x in f]
     return (
         np.array([r["weak_labels"] for r in rows], dtype=np.int64),
         np.array([r["label"] for r in rows], dtype=np.int64),
@@ -100,13 +110,13 @@ def test_default_keeps_per_lf_abstains_and_selection_uses_per_class() -> None:
     assert {c["abstain_model"] for c in SELECTION_GRID} == {"class"}
 
 
-def test_wrench_trec_precise_lf_stays_an_indicator_of_its_class(shared_data: Path) -> None:
+def test_wrench_trec_precise_lf_stays_an_indicator_of_its_class() -> None:
     """WRENCH TREC train votes (68 LFs; labels only to score, never to fit). Its NUM rules
     split the phrasings: LF 36 is 99 % right on train, and the 8/39/63/64 group stays silent
     where it fires. Per-LF abstain evidence counts that silence against NUM (with the valid
     split's class balance, 100 EM steps drive LF 36 to theta 0.002 < phi 0.018); here, with
     a uniform balance, it scores 0.44 on train against 0.58 with per-class evidence."""
-    ltr, ytr = _wrench(shared_data / "ws" / "wrench_trec", "train")
+    ltr, ytr = _wrench("wrench_trec", "train")
     votes = votes_from_matrix(ltr, 6)
     alone = np.full((1, ltr.shape[1]), -1)
     alone[0, 36] = 5
@@ -155,11 +165,10 @@ def test_score_labels() -> None:
         score_labels([1], [1], metric="auc")
 
 
-def test_wrench_youtube_beats_majority_vote(shared_data: Path) -> None:
-    root = shared_data / "ws" / "wrench_youtube"
-    ltr, _ = _wrench(root, "train")
-    lva, yva = _wrench(root, "valid")
-    lte, yte = _wrench(root, "test")
+def test_wrench_youtube_beats_majority_vote() -> None:
+    ltr, _ = _wrench("wrench_youtube", "train")
+    lva, yva = _wrench("wrench_youtube", "valid")
+    lte, yte = _wrench("wrench_youtube", "test")
     train, dev, test = (votes_from_matrix(m, 2) for m in (ltr, lva, lte))
     best, scores = select_label_model(train, dev, yva)
     assert len(scores) > 1
@@ -221,13 +230,12 @@ def test_uninformative_prior_keeps_a_rare_class(abstain_model: str) -> None:
         LabelModel(prior="flat").fit(votes)  # type: ignore[arg-type]
 
 
-def test_wrench_chemprot_selected_on_half_of_valid(shared_data: Path) -> None:
+def test_wrench_chemprot_selected_on_half_of_valid() -> None:
     """chemprot (10 classes, several under 5 %; no train split, so the votes fitted are the
     valid split's, without labels): select on one stratified half of valid, score on the
     other; clearly above majority vote (with pseudo-counts at 0.9 accuracy EM drove the rare
     classes' balance to ~0 and the margin was 0.04-0.07)."""
-    root = shared_data / "ws" / "wrench_chemprot"
-    lva, yva = _wrench(root, "valid")
+    lva, yva = _wrench("wrench_chemprot", "valid")
     k = 10
     rng = np.random.default_rng(0)
     first = np.zeros(yva.size, dtype=bool)

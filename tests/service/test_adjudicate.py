@@ -12,11 +12,12 @@ from labelloop.service.adjudicate import adjudicate
 from labelloop.service.imports import import_answers, import_gold
 from labelloop.service.status import project_status, verify_chain
 from labelloop.store import tables as t
+from tests import realdata
 
 
 @pytest.fixture
-def rte(store, shared_data):
-    folder = shared_data / "crowd" / "rte"
+def rte(store):
+    folder = realdata.crowd("rte")
     import_answers(store, None, folder / "answers.csv")
     import_gold(store, None, folder / "gold.csv")
     return store

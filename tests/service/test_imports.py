@@ -14,6 +14,7 @@ from labelloop.errors import InvalidInput
 from labelloop.service.imports import import_answers, import_gold, import_items
 from labelloop.service.status import project_status, verify_chain
 from labelloop.store import tables as t
+from tests import realdata
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "schemas"
 
@@ -142,15 +143,13 @@ def test_parquet_and_hf_folders_import(workspace, store, tmp_path):
     assert (report.added, report.duplicates) == (1, 1)
 
 
-def crowd_copy(shared_data: Path, name: str) -> tuple[Path, Path]:
-    folder = shared_data / "crowd" / name
+def crowd_copy(name: str) -> tuple[Path, Path]:
+    folder = realdata.crowd(name)
     return folder / "answers.csv", folder / "gold.csv"
 
 
-def test_real_crowd_answers_import_and_verify_then_tamper(
-    workspace, store, cli, shared_data, backend
-):
-    answers, gold = crowd_copy(shared_data, "rte")
+def test_real_crowd_answers_import_and_verify_then_tamper(workspace, store, cli, backend):
+    answers, gold = crowd_copy("rte")
     report = import_answers(store, None, answers)
     assert report.added == 8000 and report.new_items == 800
     assert import_gold(store, None, gold).added == 800
@@ -188,8 +187,8 @@ def test_real_crowd_answers_import_and_verify_then_tamper(
     assert f"event {event_id} (seq 4321)" in broken.err and "altered" in broken.err
 
 
-def test_removed_tail_events_are_detected(workspace, store, shared_data, backend):
-    answers, _ = crowd_copy(shared_data, "temp")
+def test_removed_tail_events_are_detected(workspace, store, backend):
+    answers, _ = crowd_copy("temp")
     import_answers(store, None, answers)
     with store.write() as conn:
         if backend == "postgres":

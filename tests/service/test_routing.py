@@ -15,12 +15,13 @@ from labelloop.service.imports import import_gold, import_items
 from labelloop.service.routing import get_routing_policy, route, set_routing_policy
 from labelloop.service.train import train_model
 from labelloop.store import tables as t
+from tests import realdata
 
 
 @pytest.fixture
-def sms(shared_data, tmp_path):
+def sms(tmp_path):
     """SMS spam: 4,000 messages as items, 1,500 of them with gold; the rest's truth held out."""
-    with open(shared_data / "al" / "sms_spam" / "data.csv", encoding="utf-8") as fh:
+    with open(realdata.dataset("al", "sms_spam") / "data.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     order = list(range(len(rows)))
     random.Random(0).shuffle(order)
