@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from labelloop.errors import ConfigError
+
+DEFAULT_MAX_ITEM_BYTES = 1 << 20
+"""1 MiB per item. An item is what one labeler is shown: a text, a record, a media reference
+(URL or path), never the media itself. 1 MiB holds a ~300-page document, 60 times the largest
+item of the real sets the tests use (a 16.6 KB PRM800K record), while parsing one costs a few
+MB of memory (a 200 MB JSON line took 1.1 GB); larger items are almost always embedded media
+or a whole file read as one line."""
 
 
 class Settings(BaseSettings):
@@ -16,6 +28,17 @@ class Settings(BaseSettings):
     busy_timeout_ms: int = 30_000
     """How long a SQLite writer waits for the lock before failing."""
 
+    max_item_bytes: Annotated[int, Field(ge=1)] = DEFAULT_MAX_ITEM_BYTES
+    """Largest item an import accepts, in bytes (a JSONL line, a CSV record, a Parquet/HF
+    row's values); larger ones are rejected rows naming their size."""
+
 
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "LABELLOOP_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(
+            f"{name}={first.get('input')!r}: {first['msg']}; unset it to use the default"
+        ) from None

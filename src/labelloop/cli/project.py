@@ -94,6 +94,15 @@ def import_items_cmd(
             "--rejects", help="Where --skip-invalid writes rejects (default: PATH.rejects.jsonl)."
         ),
     ] = None,
+    max_item_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-item-bytes",
+            min=1,
+            help="Reject items larger than this many bytes (a JSONL line, a CSV record, a "
+            "Parquet/HF row's values; default: LABELLOOP_MAX_ITEM_BYTES, else 1 MiB).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import items (deduplicated by id or content hash; re-importing a file adds nothing).
@@ -113,6 +122,7 @@ def import_items_cmd(
             skip_invalid=skip_invalid,
             rejects_path=rejects,
             progress=progress,
+            max_item_bytes=max_item_bytes,
         )
     _report(report, as_json)
 

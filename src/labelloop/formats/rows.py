@@ -34,6 +34,13 @@ Decisions, per format:
   message starts with ``split '<name>':``. The same content in two splits has one content
   hash, so the import keeps one item. A split folder (``path/train``) can be read on its own.
 
+**Item size limit** (``max_item_bytes``, default ``LABELLOOP_MAX_ITEM_BYTES``, 1 MiB): an item
+over the limit is a rejected row naming its size, never parsed. Its size is the bytes of its
+JSONL line or CSV record (line break excluded), or the bytes of its values in Arrow (Parquet/HF:
+strings and binaries by length, lists and structs by their parts). JSONL and CSV lines are read
+with a bounded ``readline``: an oversized line is skipped in chunks, never held whole (a CSV
+header over the limit raises). ``None`` turns the limit off.
+
 The id field is ``id_field`` when given; else ``id``, or else ``task``. For CSV, Parquet and HF
 this is decided from the columns; for JSONL, by the first object that has an ``id`` or a
 ``task`` key (later rows keep their other key as content). An explicit ``id_field`` that no
@@ -52,18 +59,23 @@ import io
 import itertools
 import json
 import math
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from json import decoder as _json_decoder
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as pa_ipc
 import pyarrow.parquet as pq
 
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
+from labelloop.settings import DEFAULT_MAX_ITEM_BYTES
 
 __all__ = [
     "Format",
@@ -483,6 +495,86 @@ def _utf8_error(path: Path, line: int, exc: UnicodeDecodeError) -> InvalidInput:
 
 
 # ---------------------------------------------------------------------------------------------
+# Item size limit
+# ---------------------------------------------------------------------------------------------
+
+_CHUNK = 1 << 20  # bytes read at a time while skipping the rest of an oversized line
+_HEAD = 200  # characters of an oversized item kept as its ``raw`` in the rejects file
+
+
+def _too_large(maker: _RowMaker, line: int, size: int, limit: int, head: str) -> RejectedRow:
+    return maker.reject(
+        line,
+        None,
+        f"item is {size:,} bytes; expected at most {limit:,} bytes "
+        "(raise the limit with --max-item-bytes or LABELLOOP_MAX_ITEM_BYTES)",
+        head,
+    )
+
+
+def _head(raw: bytes) -> str:
+    return raw[: _HEAD * 4].decode("utf-8", "replace")[:_HEAD] + "..."
+
+
+def _line_size(handle: io.BufferedReader, first: bytes) -> tuple[int, int, int]:
+    """``(bytes without the line break, line break length, '"' count)`` of the line that
+    starts with ``first`` (a bounded ``readline``); the rest is read in chunks and dropped."""
+    size, quotes = len(first), first.count(b'"')
+    tail = first[-2:]
+    while not tail.endswith(b"\n"):
+        chunk = handle.readline(_CHUNK)
+        if not chunk:
+            return size, 0, quotes
+        size += len(chunk)
+        quotes += chunk.count(b'"')
+        tail = (tail + chunk)[-2:]
+    brk = 2 if tail == b"\r\n" else 1
+    return size - brk, brk, quotes
+
+
+def _arrow_sizes(array: pa.Array) -> np.ndarray:
+    """Bytes of each value of ``array``: strings/binaries by length, fixed-width values by
+    width, lists and structs by the sum of their parts, nulls 0."""
+    kind = array.type
+    n = len(array)
+    if n == 0 or kind == pa.null():
+        return np.zeros(n, dtype=np.int64)
+    if (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    ):
+        lengths = pc.binary_length(array).fill_null(0)
+        return np.asarray(lengths.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        values = pc.list_flatten(array)
+        parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
+        return np.bincount(parents, weights=_arrow_sizes(values), minlength=n).astype(np.int64)
+    if pa.types.is_struct(kind):
+        sizes = np.zeros(n, dtype=np.int64)
+        for child in array.flatten():
+            sizes += _arrow_sizes(child)
+        return sizes
+    try:
+        width = kind.bit_width
+    except ValueError:  # other nested or variable types: measured one value at a time
+        return np.array([array.slice(i, 1).nbytes for i in range(n)], dtype=np.int64)
+    return np.full(n, max(width // 8, 1), dtype=np.int64)
+
+
+def _check_limit(path: Path, max_item_bytes: int | None) -> int:
+    if max_item_bytes is None:
+        return sys.maxsize
+    if type(max_item_bytes) is not int or max_item_bytes < 1:
+        raise InvalidInput(
+            f"max_item_bytes is {max_item_bytes!r}; expected a whole number of bytes >= 1",
+            source=str(path),
+        )
+    return max_item_bytes
+
+
+# ---------------------------------------------------------------------------------------------
 # JSONL
 # ---------------------------------------------------------------------------------------------
 
@@ -490,7 +582,7 @@ _scan_once: Callable[[str, int], tuple[Any, int]] = _json_decoder.JSONDecoder().
 _JSON_WS = " \t\r\n"
 
 
-def _iter_jsonl(path: Path, id_field: str | None) -> Iterator[Row]:
+def _iter_jsonl(path: Path, id_field: str | None, limit: int) -> Iterator[Row]:
     maker = _RowMaker(id_field, id_required=False)
     # auto: the first object with an "id" (or else "task") key fixes the id field;
     # explicit: some row must have it. Either way, checked only until settled.
@@ -503,7 +595,15 @@ def _iter_jsonl(path: Path, id_field: str | None) -> Iterator[Row]:
     except OSError as exc:
         raise _source_error(path, f"cannot read the file ({exc.strerror})") from None
     try:
-        for line, raw_bytes in enumerate(handle, 1):
+        # bounded reads: a line over the limit (+ "\r\n") is never held whole
+        read = partial(handle.readline, limit + 2 if limit < sys.maxsize else -1)
+        for line, raw_bytes in enumerate(iter(read, b""), 1):
+            if len(raw_bytes) > limit:
+                size, _, _ = _line_size(handle, raw_bytes)
+                if size > limit:
+                    rows += 1
+                    yield _too_large(maker, line, size, limit, _head(raw_bytes))
+                    continue
             try:
                 text = raw_bytes.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -573,14 +673,30 @@ def _iter_jsonl(path: Path, id_field: str | None) -> Iterator[Row]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _iter_csv(path: Path, id_field: str | None, delimiter: str) -> Iterator[Row]:
+def _iter_csv(path: Path, id_field: str | None, delimiter: str, limit: int) -> Iterator[Row]:
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed in finally, generator-owned
     except OSError as exc:
         raise _source_error(path, f"cannot read the file ({exc.strerror})") from None
+    # bytes the reader pulled so far and its last line (for the record's size); the head of a
+    # line over the limit, never held whole: the reader sees an empty line instead, or '"' if
+    # the line had an odd number of quotes (so a quoted field opens or closes as it did)
+    pulled: list[Any] = [0, b""]
+    oversized: list[tuple[int, str]] = []  # (bytes pulled before the line, its head)
+    read = partial(handle.readline, limit + 2 if limit < sys.maxsize else -1)
 
     def decoded_lines() -> Iterator[str]:
-        for n, raw_bytes in enumerate(handle, 1):
+        for n, raw_bytes in enumerate(iter(read, b""), 1):
+            if len(raw_bytes) > limit:
+                size, brk, quotes = _line_size(handle, raw_bytes)
+                if size > limit:
+                    oversized.append((pulled[0], _head(raw_bytes)))
+                    pulled[0] += size + brk
+                    pulled[1] = b"\r\n"[2 - brk :]
+                    yield '"\n' if quotes % 2 else "\n"
+                    continue
+            pulled[0] += len(raw_bytes)
+            pulled[1] = raw_bytes
             try:
                 yield raw_bytes.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -597,6 +713,13 @@ def _iter_csv(path: Path, id_field: str | None, delimiter: str) -> Iterator[Row]
         header: list[str] | None = None
         try:
             for header in reader:
+                if oversized:
+                    raise _source_error(
+                        path,
+                        f"header line is over the limit of {limit:,} bytes per item; expected a "
+                        "header row naming the columns",
+                        reader.line_num,
+                    )
                 if header:
                     break
         except csv.Error as exc:
@@ -633,6 +756,7 @@ def _iter_csv(path: Path, id_field: str | None, delimiter: str) -> Iterator[Row]
         width = len(header)
         rows = 0
         while True:
+            before = pulled[0]
             try:
                 cells = next(reader)
             except StopIteration:
@@ -641,6 +765,19 @@ def _iter_csv(path: Path, id_field: str | None, delimiter: str) -> Iterator[Row]
                 raise _source_error(path, _csv_problem(exc), last + 1) from None
             line = last + 1
             last = reader.line_num
+            if pulled[0] - before > limit:  # the record's size, its final line break excluded
+                end: bytes = pulled[1]
+                size = pulled[0] - before - (2 if end.endswith(b"\r\n") else end.endswith(b"\n"))
+                if size > limit:
+                    rows += 1
+                    # raw: the record's first line when that one was too long, else the record
+                    if oversized and oversized[0][0] == before:
+                        head = oversized[0][1]
+                    else:
+                        head = to_csv(cells)[:_HEAD] + "..."
+                    oversized.clear()
+                    yield _too_large(maker, line, size, limit, head)
+                    continue
             if not cells:
                 continue  # blank line
             rows += 1
@@ -695,7 +832,7 @@ def _pick_id_column(path: Path, columns: list[str], id_field: str | None) -> str
 
 
 def _iter_batches_rows(
-    batches: Iterable[pa.RecordBatch], maker: _RowMaker, first_row: int
+    batches: Iterable[pa.RecordBatch], maker: _RowMaker, first_row: int, limit: int
 ) -> Iterator[Row]:
     """Rows of Arrow record batches, ``_BATCH_ROWS`` Python dicts at a time."""
     row_no = first_row
@@ -703,6 +840,21 @@ def _iter_batches_rows(
     for batch in batches:
         for start in range(0, batch.num_rows, _BATCH_ROWS):
             chunk = batch.slice(start, _BATCH_ROWS)
+            if limit < sys.maxsize:
+                sizes = sum(
+                    (_arrow_sizes(column) for column in chunk.columns),
+                    np.zeros(chunk.num_rows, dtype=np.int64),
+                )
+                if sizes.max(initial=0) > limit:  # rows over the limit are never converted
+                    for i in range(chunk.num_rows):
+                        if sizes[i] > limit:
+                            yield _too_large(maker, row_no + i + 1, int(sizes[i]), limit, "")
+                        else:
+                            yield from _iter_batches_rows(
+                                [chunk.slice(i, 1)], maker, row_no + i, sys.maxsize
+                            )
+                    row_no += chunk.num_rows
+                    continue
             nullable = [
                 name
                 for name, column in zip(chunk.schema.names, chunk.columns, strict=True)
@@ -716,7 +868,7 @@ def _iter_batches_rows(
                 yield make(obj, row_no, None)
 
 
-def _iter_parquet(path: Path, id_field: str | None) -> Iterator[Row]:
+def _iter_parquet(path: Path, id_field: str | None, limit: int) -> Iterator[Row]:
     try:
         pf = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
     except (pa.ArrowException, OSError) as exc:
@@ -735,7 +887,7 @@ def _iter_parquet(path: Path, id_field: str | None) -> Iterator[Row]:
         raise _source_error(path, "file has no rows; expected at least one row")
     batches = pf.iter_batches(batch_size=_BATCH_ROWS, columns=columns, use_threads=False)
     try:
-        yield from _iter_batches_rows(batches, maker, 0)
+        yield from _iter_batches_rows(batches, maker, 0, limit)
     except (pa.ArrowException, OSError) as exc:
         raise _source_error(path, f"could not read as Parquet ({exc})") from None
 
@@ -804,7 +956,9 @@ def _arrow_schema_names(path: Path) -> list[str]:
         ) from None
 
 
-def _iter_hf_dataset(folder: Path, id_field: str | None, split: str | None) -> Iterator[Row]:
+def _iter_hf_dataset(
+    folder: Path, id_field: str | None, split: str | None, limit: int
+) -> Iterator[Row]:
     files = _hf_arrow_files(folder)
     id_key = _pick_id_column(folder, _arrow_schema_names(files[0]), id_field)
     maker = _RowMaker(id_key, id_required=id_key is not None, split=split)
@@ -814,14 +968,14 @@ def _iter_hf_dataset(folder: Path, id_field: str | None, split: str | None) -> I
             yield from _arrow_batches(file)
 
     count = 0
-    for row in _iter_batches_rows(batches(), maker, 0):
+    for row in _iter_batches_rows(batches(), maker, 0, limit):
         count += 1
         yield row
     if count == 0 and split is None:
         raise _source_error(folder, "dataset has no rows; expected at least one row")
 
 
-def _iter_hf(path: Path, id_field: str | None, split: str | None) -> Iterator[Row]:
+def _iter_hf(path: Path, id_field: str | None, split: str | None, limit: int) -> Iterator[Row]:
     dict_file = path / "dataset_dict.json"
     if not dict_file.is_file():
         if split is not None:
@@ -829,7 +983,7 @@ def _iter_hf(path: Path, id_field: str | None, split: str | None) -> Iterator[Ro
                 path,
                 f"split={split!r} given, but the folder is a single dataset (no dataset_dict.json)",
             )
-        yield from _iter_hf_dataset(path, id_field, None)
+        yield from _iter_hf_dataset(path, id_field, None, limit)
         return
     try:
         splits = json.loads(dict_file.read_text(encoding="utf-8"))["splits"]
@@ -845,7 +999,7 @@ def _iter_hf(path: Path, id_field: str | None, split: str | None) -> Iterator[Ro
         splits = [split]
     count = 0
     for name in splits:
-        for row in _iter_hf_dataset(path / name, id_field, name):
+        for row in _iter_hf_dataset(path / name, id_field, name, limit):
             count += 1
             yield row
     if count == 0:
@@ -881,14 +1035,17 @@ def iter_rows(
     format: str | None = None,
     id_field: str | None = None,
     split: str | None = None,
+    max_item_bytes: int | None = DEFAULT_MAX_ITEM_BYTES,
 ) -> Iterator[Row]:
     """Stream the items of a file as :class:`ItemRow` / :class:`RejectedRow`, in file order.
 
     ``format`` is one of ``jsonl``, ``csv``, ``tsv``, ``parquet``, ``hf`` (default: detected
     from the path). ``id_field`` names the external id field (default ``id``, else ``task``).
     ``split`` selects one split of an HF DatasetDict folder (default: all splits).
+    ``max_item_bytes``: larger items are rejected rows (``None``: no limit).
     """
     path = Path(path)
+    limit = _check_limit(path, max_item_bytes)
     if not path.exists():
         raise InvalidInput("file not found", source=str(path))
     if format is None:
@@ -912,7 +1069,7 @@ def iter_rows(
             raise InvalidInput(
                 "expected a folder written by save_to_disk, saw a file", source=str(path)
             )
-        return _iter_hf(path, id_field, split)
+        return _iter_hf(path, id_field, split, limit)
     if path.is_dir():
         raise InvalidInput(f"expected a {fmt} file, saw a folder", source=str(path))
     try:
@@ -927,13 +1084,13 @@ def iter_rows(
                 "file holds a JSON array; expected JSON Lines (one JSON object per line)",
                 source=str(path),
             )
-        return _iter_jsonl(path, id_field)
+        return _iter_jsonl(path, id_field, limit)
     if fmt == "csv":
         delimiter = (
             "\t" if (format or "").lower() == "tsv" or path.suffix.lower() == ".tsv" else ","
         )
-        return _iter_csv(path, id_field, delimiter)
-    return _iter_parquet(path, id_field)
+        return _iter_csv(path, id_field, delimiter, limit)
+    return _iter_parquet(path, id_field, limit)
 
 
 def _starts_with_array(path: Path) -> bool:
@@ -952,11 +1109,14 @@ def iter_row_batches(
     id_field: str | None = None,
     split: str | None = None,
     batch_size: int = 10_000,
+    max_item_bytes: int | None = DEFAULT_MAX_ITEM_BYTES,
 ) -> Iterator[list[Row]]:
     """:func:`iter_rows` in lists of up to ``batch_size`` rows."""
     if batch_size < 1:
         raise InvalidInput(f"batch_size must be at least 1, saw {batch_size}")
-    rows = iter_rows(path, format=format, id_field=id_field, split=split)
+    rows = iter_rows(
+        path, format=format, id_field=id_field, split=split, max_item_bytes=max_item_bytes
+    )
     return iter(lambda: list(itertools.islice(rows, batch_size)), [])
 
 

@@ -21,6 +21,7 @@ from labelloop.core.provenance import canonical_json, content_hash, sha256_hex
 from labelloop.errors import InvalidInput
 from labelloop.formats.rows import ItemRow, RejectedRow, iter_row_batches
 from labelloop.service.schemas import current_schema, ensure_labels
+from labelloop.settings import get_settings
 from labelloop.store import repo
 from labelloop.store.engine import Store
 
@@ -107,8 +108,14 @@ def import_items(
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    max_item_bytes: int | None = None,
 ) -> ImportReport:
-    """Import items from JSONL, CSV, Parquet or a Hugging Face `save_to_disk` folder."""
+    """Import items from JSONL, CSV, Parquet or a Hugging Face `save_to_disk` folder.
+
+    Items over ``max_item_bytes`` (default: the `LABELLOOP_MAX_ITEM_BYTES` setting) are
+    rejected rows."""
+    if max_item_bytes is None:
+        max_item_bytes = get_settings().max_item_bytes
     report = ImportReport("items", str(path))
     rejects = RejectedRows(path, skip_invalid, rejects_path)
     try:
@@ -116,7 +123,14 @@ def import_items(
             project = repo.get_project(conn, project_name, lock=True)
             found = current_schema(conn, project)
             schema = None if found is None or found[1].is_open else found[1]
-            for batch in iter_row_batches(path, format=format, id_field=id_field, batch_size=BATCH):
+            batches = iter_row_batches(
+                path,
+                format=format,
+                id_field=id_field,
+                batch_size=BATCH,
+                max_item_bytes=max_item_bytes,
+            )
+            for batch in batches:
                 valid: list[ItemRow] = []
                 for row in batch:
                     if isinstance(row, RejectedRow):
