@@ -165,6 +165,12 @@ def test_arrow_sizes_of_nested_values() -> None:
     maps = pa.array([[("k", "v" * 30)]], pa.map_(pa.string(), pa.string()))
     assert int(_arrow_sizes(maps)[0]) >= 31
     assert _arrow_sizes(pa.array([], pa.string())).dtype == np.int64
+    # categorical (dictionary) values count by their value, not their index width
+    codes = pa.array(["x" * 100, "y", "x" * 100, None]).dictionary_encode()
+    assert _arrow_sizes(codes).tolist() == [100, 1, 100, 0]
+    if hasattr(pa, "string_view"):  # pyarrow >= 16
+        views = pa.array(["ab", None, "cde"], pa.string_view())
+        assert _arrow_sizes(views).tolist() == [2, 0, 3]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])

@@ -539,6 +539,12 @@ def _arrow_sizes(array: pa.Array) -> np.ndarray:
     n = len(array)
     if n == 0 or kind == pa.null():
         return np.zeros(n, dtype=np.int64)
+    if pa.types.is_dictionary(kind):  # each row: its value's size, not the index width
+        sizes = pa.array(_arrow_sizes(array.dictionary))
+        taken = pc.take(sizes, array.indices).fill_null(0)
+        return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if str(kind) in ("string_view", "binary_view"):
+        return _arrow_sizes(array.cast(pa.large_binary()))
     if (
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
