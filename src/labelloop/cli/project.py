@@ -94,6 +94,7 @@ def import_items_cmd(
             "--rejects", help="Where --skip-invalid writes rejects (default: PATH.rejects.jsonl)."
         ),
     ] = None,
+    as_json: JsonOpt = False,
     max_item_bytes: Annotated[
         int | None,
         typer.Option(
@@ -103,7 +104,6 @@ def import_items_cmd(
             "Parquet/HF row's values; default: LABELLOOP_MAX_ITEM_BYTES, else 1 MiB).",
         ),
     ] = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Import items (deduplicated by id or content hash; re-importing a file adds nothing).
 
