@@ -45,6 +45,7 @@ def main() -> None:
 # the help panels, which follows the loop: workspace, source, sample, annotate, adjudicate.
 # isort: off
 from labelloop.cli import project as _project  # noqa: E402,F401
+from labelloop.cli import items as _items  # noqa: E402,F401
 from labelloop.cli import loop as _loop  # noqa: E402,F401
 from labelloop.cli import lf as _lf  # noqa: E402,F401
 from labelloop.cli import llm as _llm  # noqa: E402,F401

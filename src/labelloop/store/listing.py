@@ -284,6 +284,10 @@ def resolve_item_key(conn: Connection, project: Project, key: str) -> int:
     )
 
 
+def get_item_key(conn: Connection, item_id: int) -> str:
+    return str(conn.execute(select(t.items.c.key).where(t.items.c.id == item_id)).scalar_one())
+
+
 def get_item(conn: Connection, project: Project, key: str) -> ItemDetail:
     """One item with its state, current label, batches and every event (chain order)."""
     it, ev, lb, sv, bi, b = (
@@ -381,6 +385,8 @@ class LabelEvent:
     type: str
     label: Any
     hash: str
+    labeler_id: int | None
+    payload: dict[str, Any] | None
 
 
 def current_label_event(conn: Connection, project: Project, item_id: int) -> LabelEvent | None:
@@ -404,4 +410,6 @@ def current_label_event(conn: Connection, project: Project, item_id: int) -> Lab
         return None
     r = conn.execute(select(ev).where(ev.c.id == event_id)).one()
     label = None if r.label is None else json.loads(r.label)
-    return LabelEvent(int(r.id), int(r.seq), r.type, label, r.hash)
+    payload = None if r.payload is None else json.loads(r.payload)
+    labeler_id = None if r.labeler_id is None else int(r.labeler_id)
+    return LabelEvent(int(r.id), int(r.seq), r.type, label, r.hash, labeler_id, payload)
