@@ -413,3 +413,35 @@ def current_label_event(conn: Connection, project: Project, item_id: int) -> Lab
     payload = None if r.payload is None else json.loads(r.payload)
     labeler_id = None if r.labeler_id is None else int(r.labeler_id)
     return LabelEvent(int(r.id), int(r.seq), r.type, label, r.hash, labeler_id, payload)
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    item: str
+    """The item key."""
+    kind: str
+    name: str
+    version: str
+    label: Any
+    """Decoded JSON label."""
+
+
+def answer_rows(
+    conn: Connection, project: Project, *, kinds: tuple[str, ...] | None = None
+) -> list[AnswerRow]:
+    """Every answer and correction of the project's labelers (of ``kinds``), in chain order."""
+    ev, lb, it = t.events, t.labelers, t.items
+    query = (
+        select(it.c.key, lb.c.kind, lb.c.name, lb.c.version, ev.c.label)
+        .select_from(ev.join(lb, lb.c.id == ev.c.labeler_id).join(it, it.c.id == ev.c.item_id))
+        .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
+        .order_by(ev.c.seq)
+    )
+    if kinds is not None:
+        query = query.where(lb.c.kind.in_(kinds))
+    return [
+        AnswerRow(
+            r.key, r.kind, r.name, r.version, None if r.label is None else json.loads(r.label)
+        )
+        for r in conn.execute(query)
+    ]
