@@ -123,6 +123,17 @@ def test_correct_records_a_person_s_correction_with_its_reason(project, cli, mon
     assert last["corrects_event"] == shown["events"][-2]["seq"]
     assert last["payload"]["corrects"]["hash"] == shown["events"][-2]["hash"]
 
+    # the model labeler trains on the corrected label
+    from labelloop.service.train import current_labels
+    from labelloop.service.workspace import open_workspace
+    from labelloop.store import repo
+
+    with open_workspace(project) as ws, ws.store.read() as conn:
+        project_row = repo.get_project(conn, None)
+        labels, _ = current_labels(conn, project_row)
+        a_id = repo.find_item_ids(conn, project_row, ["a"])["a"]
+    assert labels[a_id] == "ham"
+
     again = json.loads(
         _ok(cli("correct", "a", "ham", "--reason", "a fan, not an ad", "--json")).out
     )

@@ -445,3 +445,16 @@ def answer_rows(
         )
         for r in conn.execute(query)
     ]
+
+
+def latest_corrections(conn: Connection, project: Project) -> dict[int, Any]:
+    """Each corrected item's latest correction label (decoded), by item id."""
+    ev = t.events
+    out: dict[int, Any] = {}
+    for item_id, label in conn.execute(
+        select(ev.c.item_id, ev.c.label)
+        .where(ev.c.project_id == project.id, ev.c.type == "correction")
+        .order_by(ev.c.seq)
+    ):
+        out[int(item_id)] = None if label is None else json.loads(label)
+    return out
