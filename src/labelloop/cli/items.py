@@ -162,8 +162,8 @@ def correct(
 
     The label is checked against the project's schema. The event names the event it
     corrects and keeps the previous label; the item's current label becomes the corrected
-    one (gold still wins), and the correction counts as that person's answer in
-    `aggregate`. Re-running the same correction records nothing.
+    one (gold still wins), `train` learns from it, and it counts as that person's answer
+    in `aggregate`. Re-running the same correction records nothing.
     """
     from labelloop.service.items import correct_item
 

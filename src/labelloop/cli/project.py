@@ -42,6 +42,7 @@ def init(
 
     The database is `./labelloop.db` (SQLite) unless LABELLOOP_DATABASE_URL names another
     (e.g. postgresql+psycopg://user@host/db), in which case the workspace file records it.
+    More projects join the workspace with `labelloop project create NAME`.
     """
     from labelloop.service.schemas import apply_schema_file
     from labelloop.service.workspace import init_workspace
