@@ -8,12 +8,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Select,
     and_,
     case,
-    exists,
     func,
     literal,
     select,
@@ -156,49 +154,60 @@ class ItemDetail:
         return out
 
 
-def _has_event(item_id: Any, kind: str) -> ColumnElement[bool]:
-    ev = t.events
-    return exists().where(ev.c.item_id == item_id, ev.c.type == kind)
+def _item_query(project: Project, item_id: int | None = None) -> Select[Any]:
+    """Items of the project (or the one item) with state, current label and its source,
+    answer count.
 
-
-def _in_batch(item_id: Any, status: str) -> ColumnElement[bool]:
-    bi = t.batch_items
-    return exists().where(bi.c.item_id == item_id, bi.c.status == status)
-
-
-def _item_query(project: Project) -> Select[Any]:
-    """Items of the project with state, current label and its source, answer count."""
-    it, g, st, ev = t.items, t.gold, t.item_state, t.events
-    last_correction = (
-        select(ev.c.label)
-        .where(ev.c.item_id == it.c.id, ev.c.type == "correction")
-        .order_by(ev.c.seq.desc())
-        .limit(1)
-        .scalar_subquery()
+    Per-item facts come from one grouped pass over the project's events and batch items
+    each (joined by item id), not from correlated subqueries per item: filtering a large
+    project by state stays a few scans.
+    """
+    it, g, st, ev, bi = t.items, t.gold, t.item_state, t.events, t.batch_items
+    facts_query = (
+        select(
+            ev.c.item_id,
+            func.sum(case((ev.c.type == "answer", 1), else_=0)).label("answers"),
+            func.max(case((ev.c.type == "correction", ev.c.seq), else_=None)).label(
+                "correction_seq"
+            ),
+        )
+        .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
+        .group_by(ev.c.item_id)
     )
-    corrected = _has_event(it.c.id, "correction")
+    work_query = (
+        select(
+            bi.c.item_id,
+            func.max(case((bi.c.status == "in_flight", 1), else_=0)).label("in_flight"),
+            func.max(case((bi.c.status == "queued", 1), else_=0)).label("queued"),
+        )
+        .where(bi.c.project_id == project.id, bi.c.status.in_(t.OPEN_BATCH_ITEM_STATUSES))
+        .group_by(bi.c.item_id)
+    )
+    items = it.c.project_id == project.id
+    if item_id is not None:
+        facts_query = facts_query.where(ev.c.item_id == item_id)
+        work_query = work_query.where(bi.c.item_id == item_id)
+        items = it.c.id == item_id
+    facts, work = facts_query.subquery("facts"), work_query.subquery("work")
+    fix = ev.alias("fix")  # the latest correction event
+    has_gold = g.c.item_id.is_not(None)
+    corrected = facts.c.correction_seq.is_not(None)
+    adjudicated = st.c.label.is_not(None)
     state = case(
-        (g.c.item_id.is_not(None), literal("gold")),
+        (has_gold, literal("gold")),
         (corrected, literal("corrected")),
-        (_in_batch(it.c.id, "in_flight"), literal("in_flight")),
-        (_in_batch(it.c.id, "queued"), literal("queued")),
-        (st.c.label.is_not(None), literal("adjudicated")),
-        (_has_event(it.c.id, "answer"), literal("answered")),
+        (work.c.in_flight == 1, literal("in_flight")),
+        (work.c.queued == 1, literal("queued")),
+        (adjudicated, literal("adjudicated")),
+        (facts.c.answers > 0, literal("answered")),
         else_=literal("unlabeled"),
     )
-    label = case(
-        (g.c.item_id.is_not(None), g.c.label),
-        (corrected, last_correction),
-        else_=st.c.label,
-    )
+    label = case((has_gold, g.c.label), (corrected, fix.c.label), else_=st.c.label)
     source = case(
-        (g.c.item_id.is_not(None), literal("gold")),
+        (has_gold, literal("gold")),
         (corrected, literal("correction")),
-        (st.c.label.is_not(None), literal("adjudication")),
+        (adjudicated, literal("adjudication")),
         else_=literal(None),
-    )
-    n_answers = (
-        select(func.count()).where(ev.c.item_id == it.c.id, ev.c.type == "answer").scalar_subquery()
     )
     return (
         select(
@@ -208,14 +217,18 @@ def _item_query(project: Project) -> Select[Any]:
             state.label("state"),
             label.label("label"),
             source.label("label_source"),
-            n_answers.label("answers"),
+            func.coalesce(facts.c.answers, 0).label("answers"),
         )
         .select_from(
-            it.outerjoin(g, g.c.item_id == it.c.id).outerjoin(
-                st, and_(st.c.item_id == it.c.id, st.c.label.is_not(None))
+            it.outerjoin(g, g.c.item_id == it.c.id)
+            .outerjoin(st, st.c.item_id == it.c.id)
+            .outerjoin(facts, facts.c.item_id == it.c.id)
+            .outerjoin(work, work.c.item_id == it.c.id)
+            .outerjoin(
+                fix, and_(fix.c.project_id == project.id, fix.c.seq == facts.c.correction_seq)
             )
         )
-        .where(it.c.project_id == project.id)
+        .where(items)
     )
 
 
@@ -239,10 +252,11 @@ def list_items(
         raise InvalidInput(f"item state {state!r}; expected one of {list(ITEM_STATES)}")
     inner = _item_query(project).subquery()
     query = select(inner)
-    total = select(func.count()).select_from(inner)
-    if state is not None:
+    if state is None:
+        total = select(func.count()).where(t.items.c.project_id == project.id)
+    else:
         query = query.where(inner.c.state == state)
-        total = total.where(inner.c.state == state)
+        total = select(func.count()).select_from(inner).where(inner.c.state == state)
     query = query.order_by(inner.c.id)
     if limit is not None:
         query = query.limit(limit)
@@ -299,8 +313,7 @@ def get_item(conn: Connection, project: Project, key: str) -> ItemDetail:
         t.batches,
     )
     item_id = resolve_item_key(conn, project, key)
-    inner = _item_query(project).where(it.c.id == item_id).subquery()
-    summary = conn.execute(select(inner)).one()
+    summary = conn.execute(_item_query(project, item_id)).one()
     row = conn.execute(select(it).where(it.c.id == item_id)).one()
     batches = [
         {
