@@ -66,9 +66,9 @@ PROMPT_TEMPLATE_VERSION = "1"
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 
 ItemInput = tuple[str, Mapping[str, Any]]
+"""An item to label: (item key, item data)."""
 StopRule = Callable[[int, int], bool]
 """``stop(done, failed)``: True to start no further item (see :meth:`LLMLabeler.alabel_items`)."""
-"""An item to label: (item key, item data)."""
 
 
 # --------------------------------------------------------------------------------------------
