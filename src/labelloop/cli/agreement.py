@@ -20,9 +20,10 @@ Reports percent agreement, mean pairwise Cohen's kappa, Fleiss' kappa and Krippe
 alpha (--level nominal|ordinal|interval), each with a bootstrap percentile interval over
 tasks, and one-vs-rest alpha per label. Bands: > 0.8 excellent, 0.6-0.8 good, 0.4-0.6
 workable, < 0.4 the schema is broken. Repeated answers of one worker on one task count once
-(the LAST in file order, the latest in a project; or --keep first). Tasks with a single answer cannot show agreement:
-they are excluded and reported. --report adds the schema gap report: the label pairs
-confused most, the most ambiguous tasks and the workers who deviate most from the group.
+(the LAST in file order, the latest in a project; or --keep first). Tasks with a single
+answer cannot show agreement: they are excluded and reported. --report adds the schema gap
+report: the label pairs confused most, the most ambiguous tasks and the workers who deviate
+most from the group.
 """
 
 _BAND_STYLE = {
