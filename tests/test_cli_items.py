@@ -170,3 +170,13 @@ def test_status_does_not_count_gold_items_as_unlabeled(project, cli):
     stages = json.loads(_ok(cli("status", "--json")).out)["stages"]
     # 11 items: a, b, f answered; c and the 4 worked examples gold; d, e, the id-less one not
     assert stages["unlabeled"] == 3 and stages["answered"] == 3 and stages["gold"] == 5
+
+
+def test_correct_needs_a_schema(workspace, cli):
+    (workspace / "items.jsonl").write_text(json.dumps(ITEMS[0]) + "\n")
+    _ok(cli("import", "items", "items.jsonl"))
+    result = cli("correct", "a", "ham", "--reason", "r", "--labeler", "alice")
+    assert result.code == 2 and "has no schema yet" in result.err
+    assert "(`labelloop correct`)" in result.err
+    result = cli("agreement")
+    assert result.code == 2 and "(agreement on the project's answers)" in result.err

@@ -48,7 +48,7 @@ def agreement_project(
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
         _, schema = require_schema(
-            conn, project, needed_for="agreement counts its labels", single_label=True
+            conn, project, needed_for="agreement on the project's answers", single_label=True
         )
         rows = listing.answer_rows(conn, project, kinds=wanted)
     space = schema.label_space

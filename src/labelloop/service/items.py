@@ -86,7 +86,7 @@ def correct_item(
         version_id, schema = require_schema(
             conn,
             project,
-            needed_for="a correction is checked against its labels",
+            needed_for="`labelloop correct`",
             single_label=True,
         )
         schema.check_label(label)
