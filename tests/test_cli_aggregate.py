@@ -216,3 +216,32 @@ def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "missing column(s) ['label']" in proc.stderr
+
+
+def test_labels_to_stdout_with_out_dash(cli: Run, tmp_path: Path) -> None:
+    src = write(tmp_path, ANSWERS)
+    res = cli("aggregate", str(src), "--method", "majority_vote", "--out", "-")
+    assert res.code == 0, res.err
+    rows = list(csv.DictReader(res.out.splitlines()))
+    assert [(r["task"], r["label"]) for r in rows] == [
+        ("t1", "cat"),
+        ("t2", "dog"),
+        ("t3", "cat"),
+        ("t4", "dog"),
+    ]
+    assert float(rows[0]["confidence"]) == pytest.approx(2 / 3, abs=1e-6)
+    assert "majority_vote.v1" in res.err and "wrote labels to stdout" in res.err
+    assert not (tmp_path / "-").exists()
+    res = cli("aggregate", str(src), "--method", "majority_vote", "-o", "-", "--json")
+    assert res.out.startswith("task,label,confidence\n")
+    assert json.loads(res.err)["out"] is None
+
+
+def test_json_without_out_carries_the_labels(cli: Run, tmp_path: Path) -> None:
+    src = write(tmp_path, ANSWERS)
+    res = cli("aggregate", str(src), "--method", "majority_vote", "--json")
+    assert res.code == 0, res.err
+    summary = json.loads(res.out)
+    assert summary["labels"] == ["cat", "dog"] and summary["out"] is None
+    assert [r["label"] for r in summary["results"]] == ["cat", "dog", "cat", "dog"]
+    assert summary["results"][1] == {"task": "t2", "label": "dog", "confidence": 1.0}

@@ -14,6 +14,7 @@ from tests import realdata
 from tests.conftest import CliResult
 
 Run = Callable[..., CliResult]
+TEMP_ANSWERS = Path(__file__).resolve().parent / "data" / "crowd_small" / "temp" / "answers.csv"
 
 SMALL = """worker,task,label
 w1,t1,cat
@@ -141,3 +142,29 @@ def test_keep_first_changes_duplicates(cli: Run, tmp_path: Path) -> None:
     )
     assert last["duplicates_dropped"] == first["duplicates_dropped"] == 1
     assert last["percent_agreement"]["value"] != first["percent_agreement"]["value"]
+
+
+def test_without_a_file_measures_the_project_s_answers_like_the_file(
+    cli: Run, workspace: Path
+) -> None:
+    import shutil
+
+    shutil.copy(TEMP_ANSWERS, workspace / "answers.csv")
+    assert cli("import", "answers", "answers.csv").code == 0
+    args = ("--json", "--n-boot", "50", "--report", "--min-pair-items", "5")
+    from_file = cli("agreement", "answers.csv", *args)
+    from_project = cli("agreement", *args)
+    assert from_project.code == 0, from_project.err
+    a, b = json.loads(from_file.out), json.loads(from_project.out)
+    assert a.pop("file") == "answers.csv" and b.pop("project") == "test"
+    assert b.pop("skipped_answers") == 0 and b.pop("kinds") is None
+    b.pop("schema_version")
+    for entry in b["report"]["deviant_labelers"]:
+        assert entry["worker"].startswith("human:")
+        entry["worker"] = entry["worker"].removeprefix("human:")
+    assert a == b
+    # only model answers: there are none
+    none = cli("agreement", "--kind", "model")
+    assert none.code == 2 and "no answers of model labelers" in none.err
+    wrong = cli("agreement", "answers.csv", "--kind", "human")
+    assert wrong.code == 2 and "--kind is for project mode" in wrong.err

@@ -40,3 +40,23 @@ def test_help_fits_80_columns_and_wraps_paragraphs(cli, monkeypatch, path: list[
     for line, nxt in pairwise(text):
         if line.strip() and nxt.strip():  # the same paragraph: the next word did not fit
             assert len(line) + 1 + len(nxt.split()[0]) > WRAP, (line, nxt)
+
+
+@pytest.mark.parametrize("path", list(command_paths()), ids=lambda p: " ".join(p) or "labelloop")
+def test_usage_line_names_arguments_in_capitals(cli, path: list[str]) -> None:
+    usage = cli(*path, "--help").out.splitlines()[0]
+    assert "{" not in usage and "}" not in usage, usage
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    for param in command.params:
+        if param.param_type_name == "argument":
+            shown = param.name.upper()
+            assert (shown if param.required else f"[{shown}]") in usage.split(), usage
+
+
+def test_version(cli) -> None:
+    from labelloop import __version__
+
+    res = cli("--version")
+    assert res.code == 0 and res.out == f"labelloop {__version__}\n"

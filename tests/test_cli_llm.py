@@ -187,3 +187,96 @@ def test_concurrent_runs_neither_lose_nor_duplicate_answers(project, server):
     answers = _llm_answers(project)
     assert len(answers) == 7 and len({a.item_id for a in answers}) == 7
     assert verify_chain(project, None).ok
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def test_nothing_recorded_although_items_were_asked_exits_non_zero(project, cli):
+    result = cli(
+        "llm", "label", "--base-url", _closed_port_url(), "--model", "m", "--max-retries", "0"
+    )
+    assert result.code == 1
+    assert "failed 8; 0 answer(s) recorded" in result.out
+    assert result.err.startswith("error: all 8 item(s) asked failed; no answer recorded")
+    assert result.err.count("\n") == 1
+    assert _llm_answers(project) == []
+
+
+def test_nothing_to_ask_is_not_a_failure(project, server, cli):
+    args = ("llm", "label", "--base-url", server.url, "--model", "m", "--no-cache")
+    cli(*args)  # the weird item stays failed: 7 of 8 recorded, exit 0
+    server.responder = lambda request: ok("ham")
+    assert cli(*args).code == 0  # the last one
+    result = cli(*args)
+    assert result.code == 0 and "asked 0 of 0" in result.out
+
+
+@pytest.fixture
+def many(store, workspace):
+    """The demo schema and 30 demo comments."""
+    apply_schema_file(store, None, DEMO / "spam_schema.yaml")
+    with (DEMO / "youtube_items.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:30]
+    path = workspace / "many.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    import_items(store, None, path, id_field="comment_id")
+    return store
+
+
+def _fail_after(n_ok: int):
+    """A responder answering the first ``n_ok`` requests and failing (HTTP 500) after."""
+    served = []
+
+    def respond(request: dict) -> Reply:
+        served.append(1)
+        return ok("ham") if len(served) <= n_ok else status(500, "down")
+
+    return respond
+
+
+def test_a_run_stops_early_above_max_failures_and_keeps_what_succeeded(many, cli):
+    with LLMServer(_fail_after(4)) as srv:
+        result = cli(
+            "llm", "label", "--base-url", srv.url, "--model", "m", "--json",
+            "--concurrency", "1", "--max-retries", "0", "--no-cache",
+        )  # fmt: skip
+        n_requests = len(srv.requests)
+    assert result.code == 1
+    report = json.loads(result.out)
+    pending = report["pending"]
+    # 4 answered, then failures: after the 10th item 6 of 10 failed (> 0.5): stop
+    assert (report["asked"], report["labeled"], report["failed"]) == (10, 4, 6)
+    assert report["stopped_early"] is True and report["not_asked"] == pending - 10
+    assert n_requests == 10 and report["events_added"] == 4
+    assert len(_llm_answers(many)) == 4
+    assert "error: stopped early: 6 of 10 item(s) asked failed" in result.err
+    assert f"{pending - 10} item(s) not asked, 4 answer(s) recorded" in result.err
+
+
+def test_max_failures_one_never_stops(many, cli):
+    with LLMServer(_fail_after(4)) as srv:
+        result = cli(
+            "llm", "label", "--base-url", srv.url, "--model", "m", "--json",
+            "--concurrency", "1", "--max-retries", "0", "--no-cache", "--max-failures", "1",
+        )  # fmt: skip
+    report = json.loads(result.out)
+    assert report["asked"] == report["pending"] > 10 and report["stopped_early"] is False
+    assert report["labeled"] == 4 and result.code == 0  # some answers recorded
+
+
+def test_max_failures_must_be_a_share(many, server):
+    from labelloop.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="between 0 and 1"):
+        llm_label(many, None, base_url=server.url, model="m", max_failures=1.5)
+    assert not server.requests

@@ -73,11 +73,25 @@ def test_train_sample_route_on_real_data(cli, workspace):
     assert all(i["reason"].startswith("entropy") for i in sampled["items"])
     text = cli("sample", "--strategy", "margin", "--budget", "5")
     assert text.code == 0 and "5 items by margin" in text.out and "25 queued" in text.out
+    default = json.loads(cli("sample", "--budget", "5", "--json").out)
+    assert (default["strategy"], default["selected"]) == ("hybrid", 5)
+    assert default["method"].startswith("hybrid"), default["method"]
 
-    result = cli("route", "--audit-fraction", "0.1")
+    result = cli("route", "--audit-fraction", "0.1", "--json")
     assert result.code == 0, result.err
-    assert "human labels saved:" in result.out
-    assert "precision estimate on gold:" in result.out and "95% interval" in result.out
+    numbers = json.loads(result.out)
+    assert numbers["routed"] == numbers["auto_accepted"] + numbers["to_humans"] > 0
+    result = cli("route", "--audit-fraction", "0.1", "--target-precision", "0.97")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[1].startswith("threshold: confidence >= ")
+    assert "the lowest at which the model's labels on gold reach the target" in lines[1]
+    assert "of those gold items labeled right by the model (95% interval" in lines[2]
+    assert "items: those with a model prediction and no gold, no person's answer" in lines[3]
+    assert "auto-accepted: confidence at or above the threshold" in lines[4]
+    assert "of them audited: sent to people as well, blind" in lines[5]
+    assert "sent to humans: below the threshold or without a confidence" in lines[6]
+    assert "(auto-accepted and not audited: items no person has to label)" in lines[7]
     result = cli("route", "--json", "--target-precision", "0.9")
     report = json.loads(result.out)
     assert report["routed"] == 0  # everything was routed or queued before

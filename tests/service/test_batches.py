@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from labelloop.errors import InvalidInput, NotFound
+from labelloop.errors import Conflict, InvalidInput, NotFound
 from labelloop.service.batches import export_batch, list_batches, requeue_batch
 from labelloop.service.imports import import_answers, import_gold, import_items
 from labelloop.service.routing import route
@@ -175,7 +175,9 @@ def test_concurrent_claims_never_hand_out_an_item_twice(store, tmp_path):
         th.start()
     for th in threads:
         th.join()
-    assert not errors
+    # a claimer that finds every item handed out is told so (Conflict) and writes nothing
+    assert all(isinstance(e, Conflict) for e in errors), errors
+    assert len(results) + len(errors) == 4
     handed = [key for keys in results.values() for key in keys]
     assert len(handed) == len(set(handed)) == 30  # each item to exactly one claimer
     assert list_batches(store, None)[0].status == {"queued": 0, "in_flight": 30, "done": 0}
@@ -258,6 +260,12 @@ def test_batch_cli_lists_and_exports(cli, workspace, tmp_path):
     claimed = cli("batch", "export", "1", str(out), "--claim")
     assert claimed.code == 0 and "5 items (queued) written" in claimed.out
     assert "5 now in flight" in claimed.out
+    again = cli("batch", "export", "1", str(tmp_path / "again.csv"), "--claim")
+    assert again.code == 2 and again.err.count("\n") == 1
+    assert "error: batch 1 has no queued item left to hand out (5 in flight, 0 done of 5)" in (
+        again.err
+    )
+    assert not (tmp_path / "again.csv").exists()
     assert json.loads(cli("batch", "requeue", "1", "--json").out) == {"batch_id": 1, "requeued": 5}
     bad = cli("batch", "export", "7", str(out))
     assert bad.code == 2 and "no batch 7" in bad.err

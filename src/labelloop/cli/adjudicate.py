@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ _HELP = " ".join(
         "worker on one task are reduced to the worker's LAST answer in file order before",
         "fitting. OUT.csv gets task,label,confidence (confidence = posterior probability of",
         "the chosen label). With --gold, accuracy on the gold tasks is reported; gold is NOT",
-        "used for fitting unless --clamp-gold is given.",
+        "used for fitting unless --clamp-gold is given. --out - writes the labels to stdout",
+        "(the summary goes to stderr); --json without --out puts them in the JSON (`results`).",
         "\n\nProject mode (no ANSWERS argument): aggregates the workspace project's answer",
         "events and records an adjudication event per item whose label or confidence changed",
         "(method, version and parameters in its provenance); prints each source's estimated",
@@ -42,7 +44,7 @@ def aggregate(
         False, "--clamp-gold", help="Use gold labels as known labels while fitting."
     ),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Where to write task,label,confidence."
+        None, "--out", "-o", help="Where to write task,label,confidence (-: stdout)."
     ),
     labels: str | None = typer.Option(
         None, "--labels", help="Comma-separated allowed labels (the schema); others are an error."
@@ -158,8 +160,12 @@ def _file_mode(
     from labelloop.errors import InvalidInput
     from labelloop.service.aggregate_files import aggregate_file
 
-    if out is None:
-        raise InvalidInput("--out OUT.csv is required in file mode")
+    to_stdout = out is not None and str(out) == "-"
+    if out is None and not as_json:
+        raise InvalidInput(
+            "--out OUT.csv is required in file mode (--out - writes to stdout; --json "
+            "without --out puts the labels in the JSON)"
+        )
     names = None
     if labels is not None:
         names = [x.strip() for x in labels.split(",") if x.strip()]
@@ -169,7 +175,7 @@ def _file_mode(
         answers_path,
         method=method,
         params=_parse_params(param),
-        out=out,
+        out=None if to_stdout else out,
         gold_path=gold_path,
         clamp_gold=clamp_gold,
         labels=names,
@@ -181,10 +187,13 @@ def _file_mode(
             "one worker",
             err=True,
         )
+    if to_stdout:
+        _write_labels_stdout(summary.pop("results"))
     if as_json:
-        typer.echo(json.dumps(summary))
+        typer.echo(json.dumps(summary), err=to_stdout)
         return
-    typer.echo(
+    say = partial(typer.echo, err=to_stdout)  # stdout carries the labels with --out -
+    say(
         f"{summary['method']}: {summary['n_tasks']} tasks, {summary['n_workers']} workers, "
         f"{summary['n_answers_used']} answers ({summary['duplicates_dropped']} repeated "
         f"dropped); {summary['iterations']} iteration(s)"
@@ -194,5 +203,17 @@ def _file_mode(
         g = summary["gold"]
         acc_text = "n/a" if g["accuracy"] is None else f"{100 * g['accuracy']:.2f}%"
         clamp_note = " (gold clamped)" if clamp_gold else ""
-        typer.echo(f"accuracy on {g['tasks_scored']} gold task(s): {acc_text}{clamp_note}")
-    typer.echo(f"wrote {out}")
+        say(f"accuracy on {g['tasks_scored']} gold task(s): {acc_text}{clamp_note}")
+    say("wrote labels to stdout" if to_stdout else f"wrote {out}")
+
+
+def _write_labels_stdout(rows: list[dict[str, Any]]) -> None:
+    """``task,label,confidence`` CSV on stdout (an uninferred label as an empty cell)."""
+    import csv
+    import sys
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["task", "label", "confidence"])
+    for row in rows:
+        writer.writerow([row["task"], row["label"] or "", row["confidence"]])
+    sys.stdout.flush()

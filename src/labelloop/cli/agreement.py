@@ -13,15 +13,17 @@ if TYPE_CHECKING:
     from labelloop.core.disagreement import SchemaGapReport
     from labelloop.formats.answers_csv import AnswerTable
 
-_HELP = """Measure inter-annotator agreement of ANSWERS.csv (worker,task,label).
+_HELP = """Measure inter-annotator agreement of ANSWERS.csv (worker,task,label), or without
+a file of the workspace project's answers (its labelers as workers, --kind to choose).
 
 Reports percent agreement, mean pairwise Cohen's kappa, Fleiss' kappa and Krippendorff's
 alpha (--level nominal|ordinal|interval), each with a bootstrap percentile interval over
 tasks, and one-vs-rest alpha per label. Bands: > 0.8 excellent, 0.6-0.8 good, 0.4-0.6
 workable, < 0.4 the schema is broken. Repeated answers of one worker on one task count once
-(the LAST in file order, or --keep first). Tasks with a single answer cannot show agreement:
-they are excluded and reported. --report adds the schema gap report: the label pairs
-confused most, the most ambiguous tasks and the workers who deviate most from the group.
+(the LAST in file order, the latest in a project; or --keep first). Tasks with a single
+answer cannot show agreement: they are excluded and reported. --report adds the schema gap
+report: the label pairs confused most, the most ambiguous tasks and the workers who deviate
+most from the group.
 """
 
 _BAND_STYLE = {
@@ -35,8 +37,10 @@ _BAND_STYLE = {
 
 @app.command("agreement", help=_HELP, rich_help_panel="Adjudicate")
 def agreement(
-    answers: Path = typer.Argument(
-        ..., help="ANSWERS.csv (worker,task,label).", show_default=False
+    answers: Path | None = typer.Argument(
+        None,
+        help="ANSWERS.csv (worker,task,label). Omit for the project's answers.",
+        show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
     n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap replicates (0: none)."),
@@ -54,11 +58,17 @@ def agreement(
     confidence: float = typer.Option(0.95, "--confidence", help="Interval coverage."),
     keep: str = typer.Option("last", "--keep", help="Repeated answers: keep last or first."),
     top: int = typer.Option(5, "--top", min=1, help="Entries per report section."),
+    project: str | None = typer.Option(
+        None, "--project", help="Project mode: project name (optional while there is one)."
+    ),
+    kind: list[str] = typer.Option(
+        [],
+        "--kind",
+        help="Project mode: only answers of labelers of this kind (human, expert, model, "
+        "llm, rule; repeatable). Default: all.",
+    ),
 ) -> None:
-    from labelloop.service.agreement_files import agreement_file
-
-    summary, gap, table = agreement_file(
-        answers,
+    options: dict[str, Any] = dict(
         n_boot=n_boot,
         seed=seed,
         level=level,
@@ -68,11 +78,32 @@ def agreement(
         keep=keep,
         top=top,
     )
+    if answers is None:
+        from labelloop.cli._common import open_workspace
+        from labelloop.service.agreement import agreement_project
+
+        with open_workspace() as ws:
+            summary, gap, table = agreement_project(ws.store, project, kinds=kind, **options)
+    else:
+        from labelloop.errors import InvalidInput
+        from labelloop.service.agreement_files import agreement_file
+
+        for name, value in (("--project", project), ("--kind", kind or None)):
+            if value is not None:
+                raise InvalidInput(f"{name} is for project mode (no ANSWERS file)")
+        summary, gap, table = agreement_file(answers, **options)
     excluded = summary["excluded_items"]
     if excluded["count"]:
         typer.echo(
             f"warning: {excluded['count']} of {summary['n_tasks']} task(s) have a single answer "
             f"and are excluded (e.g. {excluded['examples'][0]!r})",
+            err=True,
+        )
+    if summary.get("skipped_answers"):
+        typer.echo(
+            f"warning: {summary['skipped_answers']} answer(s) carry labels that are not in "
+            f"schema {summary['schema_version']} (made under an earlier version) and were "
+            "left out",
             err=True,
         )
     if as_json:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from labelloop.cli import app
+from labelloop.cli import app, fail
 from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
 
 llm_app = typer.Typer(
@@ -77,6 +77,19 @@ def llm_label_cmd(
         float,
         typer.Option("--price-completion", min=0.0, help="Price per 1,000 completion tokens."),
     ] = 0.0,
+    max_failures: Annotated[
+        float,
+        typer.Option(
+            "--max-failures",
+            min=0.0,
+            max=1.0,
+            metavar="SHARE",
+            help="Stop asking once more than this share of the items asked so far failed "
+            "(checked from the 10th item on; 1: never stop). Above one half the endpoint, "
+            "model or prompt is broken more often than it works, while the occasional "
+            "failure that survives the retries stays far below it.",
+        ),
+    ] = 0.5,
     cache: Annotated[
         bool,
         typer.Option(
@@ -120,10 +133,28 @@ def llm_label_cmd(
                 response_format=response_format,
                 price_per_1k_prompt=price_prompt,
                 price_per_1k_completion=price_completion,
+                max_failures=max_failures,
             )
     if as_json:
         print_json(report.as_dict())
-        return
+    else:
+        _print_report(report)
+    if report.stopped_early:
+        raise fail(
+            f"stopped early: {report.failed:,} of {report.asked:,} item(s) asked failed, more "
+            f"than --max-failures {report.max_failures:g}; {report.not_asked:,} item(s) not "
+            f"asked, {report.events_added:,} answer(s) recorded",
+            code=1,
+        )
+    if report.asked and not report.labeled:
+        raise fail(
+            f"all {report.asked:,} item(s) asked failed; no answer recorded "
+            f"(first failure: {report.failures[0]['failure']})",
+            code=1,
+        )
+
+
+def _print_report(report: Any) -> None:
     typer.echo(
         f"{report.model} ({report.labeler_version}): asked {report.asked:,} of "
         f"{report.pending:,} unanswered item(s); labeled {report.labeled:,} "

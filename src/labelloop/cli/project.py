@@ -20,8 +20,13 @@ schema_app = typer.Typer(
     help="Check, show and apply the project's label schema (guidelines as code).",
     no_args_is_help=True,
 )
+project_app = typer.Typer(
+    help="The workspace's projects: create another one, list them with their counts.",
+    no_args_is_help=True,
+)
 app.add_typer(import_app, name="import", rich_help_panel="Source")
 app.add_typer(schema_app, name="schema", rich_help_panel="Workspace")
+app.add_typer(project_app, name="project", rich_help_panel="Workspace")
 
 
 @app.command(rich_help_panel="Workspace")
@@ -37,6 +42,7 @@ def init(
 
     The database is `./labelloop.db` (SQLite) unless LABELLOOP_DATABASE_URL names another
     (e.g. postgresql+psycopg://user@host/db), in which case the workspace file records it.
+    More projects join the workspace with `labelloop project create NAME`.
     """
     from labelloop.service.schemas import apply_schema_file
     from labelloop.service.workspace import init_workspace
@@ -50,6 +56,67 @@ def init(
                 f"schema {applied.version} ({applied.content_hash[:12]}) applied, "
                 f"{applied.examples_added} worked examples as calibration gold"
             )
+
+
+@project_app.command("create")
+def project_create(
+    name: Annotated[str, typer.Argument(help="The new project's name.")],
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="Apply this schema file to the project.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a project to the workspace in the current folder (or above).
+
+    With more than one project, commands need `--project NAME`.
+    """
+    from labelloop.service.workspace import create_project
+
+    with open_workspace() as ws:
+        project, applied = create_project(ws.store, name, schema)
+    if as_json:
+        print_json(
+            {
+                "project": project.name,
+                "schema": None
+                if applied is None
+                else {
+                    "version": applied.version,
+                    "content_hash": applied.content_hash,
+                    "examples_added": applied.examples_added,
+                },
+            }
+        )
+        return
+    typer.echo(f"project {project.name!r} created")
+    if applied is not None:
+        typer.echo(
+            f"schema {applied.version} ({applied.content_hash[:12]}) applied, "
+            f"{applied.examples_added} worked examples as calibration gold"
+        )
+    typer.echo(f"use it with --project {project.name}")
+
+
+@project_app.command("list")
+def project_list(as_json: JsonOpt = False) -> None:
+    """Every project of the workspace: schema version, items, answers, gold, events."""
+    from labelloop.service.workspace import list_projects
+
+    with open_workspace() as ws:
+        projects = list_projects(ws.store)
+    if as_json:
+        print_json({"projects": [p.as_dict() for p in projects]})
+        return
+    width = max([len("project"), *(len(p.name) for p in projects)])
+    typer.echo(
+        f"{'project':<{width}}  {'schema':<16} {'items':>9} {'answers':>9} {'gold':>7} "
+        f"{'events':>9}"
+    )
+    for p in projects:
+        typer.echo(
+            f"{p.name:<{width}}  {p.schema_version or '-':<16} {p.items:>9,} {p.answers:>9,} "
+            f"{p.gold:>7,} {p.events:>9,}"
+        )
 
 
 def _report(report: Any, as_json: bool) -> None:

@@ -67,6 +67,8 @@ RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 
 ItemInput = tuple[str, Mapping[str, Any]]
 """An item to label: (item key, item data)."""
+StopRule = Callable[[int, int], bool]
+"""``stop(done, failed)``: True to start no further item (see :meth:`LLMLabeler.alabel_items`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,7 +489,11 @@ class LLMLabeler:
     # -- public API ------------------------------------------------------------------------
 
     def label_items(
-        self, items: Iterable[ItemInput], *, progress: Callable[[int], None] | None = None
+        self,
+        items: Iterable[ItemInput],
+        *,
+        progress: Callable[[int], None] | None = None,
+        stop: StopRule | None = None,
     ) -> list[LLMResult]:
         """Label ``(key, data)`` items; results in input order (sync wrapper).
 
@@ -497,25 +503,35 @@ class LLMLabeler:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.alabel_items(items, progress=progress))
+            return asyncio.run(self.alabel_items(items, progress=progress, stop=stop))
         from concurrent.futures import ThreadPoolExecutor
 
         todo = list(items)
         with ThreadPoolExecutor(max_workers=1) as pool:
             return pool.submit(
-                lambda: asyncio.run(self.alabel_items(todo, progress=progress))
+                lambda: asyncio.run(self.alabel_items(todo, progress=progress, stop=stop))
             ).result()
 
     async def alabel_items(
-        self, items: Iterable[ItemInput], *, progress: Callable[[int], None] | None = None
+        self,
+        items: Iterable[ItemInput],
+        *,
+        progress: Callable[[int], None] | None = None,
+        stop: StopRule | None = None,
     ) -> list[LLMResult]:
-        """Label ``(key, data)`` items with at most ``max_concurrency`` requests in flight."""
+        """Label ``(key, data)`` items with at most ``max_concurrency`` requests in flight.
+
+        ``stop(done, failed)`` is asked after each finished item: once it returns True no
+        further item is started (those in flight finish), and only the items started get a
+        result; they are the first ones of ``items``, in input order.
+        """
         todo = list(items)
         results: list[LLMResult | None] = [None] * len(todo)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(len(todo)):
             queue.put_nowait(i)
-        done = 0
+        done = failed = 0
+        stopped = False
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         async with httpx.AsyncClient(
             base_url=self.base_url,
@@ -526,17 +542,21 @@ class LLMLabeler:
         ) as client:
 
             async def worker() -> None:
-                nonlocal done
-                while True:
+                nonlocal done, failed, stopped
+                while not stopped:
                     try:
                         i = queue.get_nowait()
                     except asyncio.QueueEmpty:
                         return
                     key, data = todo[i]
-                    results[i] = await self._label_one(client, key, data)
+                    result = await self._label_one(client, key, data)
+                    results[i] = result
                     done += 1
+                    failed += not result.ok
                     if progress is not None:
                         progress(done)
+                    if stop is not None and not stopped and stop(done, failed):
+                        stopped = True
 
             workers = [asyncio.create_task(worker()) for _ in range(self.max_concurrency)]
             try:

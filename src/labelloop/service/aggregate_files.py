@@ -23,7 +23,7 @@ def aggregate_file(
     answers_path: Path,
     *,
     method: str,
-    out: Path,
+    out: Path | None,
     params: dict[str, Any] | None = None,
     gold_path: Path | None = None,
     clamp_gold: bool = False,
@@ -33,7 +33,8 @@ def aggregate_file(
 
     A worker's last answer on a task counts. Gold (``task,label``) scores the result and
     is used for fitting only with ``clamp_gold``. Returns the summary (``seconds`` is the
-    fit time).
+    fit time); without ``out`` the summary's ``results`` holds the rows instead (``label``
+    None where no label was inferred).
     """
     name = resolve_name(method)  # an unknown method fails before any reading
     try:
@@ -76,7 +77,8 @@ def aggregate_file(
 
     labels_out = aggregator.labels_
     conf = aggregator.probas_[np.arange(ans.n_items), np.maximum(labels_out, 0)]
-    write_labels_csv(out, table.item_ids, table.label_space.labels, labels_out, conf)
+    if out is not None:
+        write_labels_csv(out, table.item_ids, table.label_space.labels, labels_out, conf)
 
     summary: dict[str, Any] = {
         "method": name,
@@ -93,8 +95,18 @@ def aggregate_file(
         "labels": list(table.label_space.labels),
         "single_answer_tasks": int(single.size),
         "single_answer_example": table.item_ids[int(single[0])] if single.size else None,
-        "out": str(out),
+        "out": None if out is None else str(out),
     }
+    if out is None:
+        names = table.label_space.labels
+        summary["results"] = [
+            {
+                "task": task,
+                "label": None if code < 0 else names[code],
+                "confidence": round(float(c), 6),
+            }
+            for task, code, c in zip(table.item_ids, labels_out.tolist(), conf, strict=True)
+        ]
     if gold_codes is not None:
         known = gold_codes != ABSTAIN
         n = int(known.sum())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,25 @@ def agreement_file(
     top: int = 5,
 ) -> tuple[dict[str, Any], SchemaGapReport | None, AnswerTable]:
     """Agreement of a ``worker,task,label`` file: (JSON-ready summary, gap report, table)."""
+    _check_options(level, keep, confidence)
+    table = read_answers_csv(path)
+    return agreement_of(
+        table,
+        {"file": str(path)},
+        n_boot=n_boot,
+        seed=seed,
+        level=level,
+        report=report,
+        min_pair_items=min_pair_items,
+        confidence=confidence,
+        keep=keep,
+        top=top,
+        where=lambda row: f"line {row + 2}",
+        source=str(path),
+    )
+
+
+def _check_options(level: str, keep: str, confidence: float) -> None:
     if level not in ag.LEVELS:
         raise InvalidInput(f"--level {level!r}: expected one of {list(ag.LEVELS)}")
     if keep not in ("last", "first"):
@@ -74,19 +94,37 @@ def agreement_file(
     if not 0.0 < confidence < 1.0:
         raise InvalidInput(f"--confidence {confidence}: expected a number between 0 and 1")
 
-    table = read_answers_csv(path)
+
+def agreement_of(
+    table: AnswerTable,
+    head: dict[str, Any],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: str = "nominal",
+    report: bool = False,
+    min_pair_items: int = 20,
+    confidence: float = 0.95,
+    keep: str = "last",
+    top: int = 5,
+    where: Callable[[int], str] = lambda row: f"answer {row + 1}",
+    source: str | None = None,
+) -> tuple[dict[str, Any], SchemaGapReport | None, AnswerTable]:
+    """Agreement of answers in ``table`` (rows in the order given; ``keep`` picks the first
+    or last of a worker's repeated answers); the summary starts with ``head``."""
+    _check_options(level, keep, confidence)
     raw = table.answers
     ans = raw.deduplicate(keep="last" if keep == "last" else "first")
     per_item = ans.answers_per_item()
     single = np.flatnonzero(per_item == 1)
     if not np.any(per_item >= 2):
         first = int(single[0]) if single.size else 0
-        line = int(np.argmax(raw.item == first)) + 2
+        row = int(np.argmax(raw.item == first))
         raise InvalidInput(
             f"no task has two or more answers: all {ans.n_items} task(s) have a single answer "
-            f"(e.g. task {table.item_ids[first]!r}, line {line}); agreement compares workers "
+            f"(e.g. task {table.item_ids[first]!r}, {where(row)}); agreement compares workers "
             "on the same task, so at least one task needs answers from two workers",
-            source=str(path),
+            source=source,
         )
     values = _class_values(table, level)
     lvl: ag.Level = (
@@ -103,7 +141,7 @@ def agreement_file(
 
     labels = list(table.label_space.labels)
     summary: dict[str, Any] = {
-        "file": str(path),
+        **head,
         "n_answers": len(raw),
         "n_answers_used": int(per_item[per_item >= 2].sum()),
         "duplicates_dropped": len(raw) - len(ans),

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from labelloop.errors import InvalidInput, NotFound
+from labelloop.errors import Conflict, InvalidInput, NotFound
 from labelloop.formats.files import atomic_path
 from labelloop.store import repo
 from labelloop.store import tables as t
@@ -197,6 +197,14 @@ def _batch_records(
         .order_by(bi.c.rank)
     ).all()
     claimed = [int(r.id) for r in rows if claim and r.status == "queued"]
+    if claim and not claimed:
+        counts = summary.status
+        raise Conflict(
+            f"batch {batch_id} has no queued item left to hand out ({counts['in_flight']:,} "
+            f"in flight, {counts['done']:,} done of {summary.size:,}); nothing written. "
+            f"`labelloop batch requeue {batch_id}` returns unfinished in-flight items; export "
+            "without --claim to write them again"
+        )
     records = [
         {
             "task": r.key,

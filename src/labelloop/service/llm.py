@@ -41,6 +41,15 @@ CACHE_PATH = Path(".labelloop") / "cache" / "llm.sqlite"
 SOURCE = "model"
 """Event source of LLM answers (the store's sources: import, api, ui, model, ...)."""
 
+MAX_FAILURES = 0.5
+"""Default share of failed items above which a run stops asking. Above one half the
+endpoint, model name, key or prompt fails more often than it works (a down server or a
+wrong model fails nearly every item), while transient errors that survive the retries
+stay far below it; stopping then saves the time and cost of asking the rest."""
+
+MIN_FAILURE_SAMPLE = 10
+"""Items asked before the failure share may stop a run (a failed first item says little)."""
+
 
 @dataclass
 class LLMLabelReport:
@@ -65,6 +74,11 @@ class LLMLabelReport:
     skipped_without_input: int
     failures_by_kind: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
+    max_failures: float = MAX_FAILURES
+    stopped_early: bool = False
+    """The failure share passed ``max_failures``: items after the stop were not asked."""
+    not_asked: int = 0
+    """Items of this run left unasked because it stopped early."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,15 +102,23 @@ def llm_label(
     limit: int | None = None,
     cache_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    max_failures: float = MAX_FAILURES,
     **options: Any,
 ) -> LLMLabelReport:
     """Ask the LLM for the label of each item it has not answered; write the valid answers.
 
+    Once at least :data:`MIN_FAILURE_SAMPLE` items were asked and more than
+    ``max_failures`` (a share, 0..1) of them failed, no further item is asked; the answers
+    received are still written and the report says ``stopped_early``.
     ``options`` go to :class:`~labelloop.labelers.llm.LLMLabeler` (``max_concurrency``,
     ``timeout_s``, ``max_retries``, ``temperature``, ``self_consistency``, prices, ...).
     """
     if limit is not None and limit < 1:
         raise InvalidInput(f"limit must be a positive number of items, saw {limit}")
+    if not 0.0 <= max_failures <= 1.0:
+        raise InvalidInput(
+            f"max failures must be a share between 0 and 1 (e.g. 0.5), saw {max_failures}"
+        )
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
         version_id, schema = require_schema(
@@ -141,13 +163,20 @@ def llm_label(
 
     cache = LLMCache(cache_path) if cache_path is not None and todo else None
     labeler.cache = cache
+
+    def stop(done: int, failed: int) -> bool:
+        return done >= MIN_FAILURE_SAMPLE and failed > max_failures * done
+
     start = time.perf_counter()
     try:
-        results = labeler.label_items([(key, data) for _, key, data in todo], progress=progress)
+        results = labeler.label_items(
+            [(key, data) for _, key, data in todo], progress=progress, stop=stop
+        )
     finally:
         if cache is not None:
             cache.close()
     seconds = time.perf_counter() - start
+    asked = todo[: len(results)]  # a stop leaves a tail of the items unasked
 
     endpoint = _endpoint(base_url)
     params = labeler.params()
@@ -156,7 +185,7 @@ def llm_label(
         ids = repo.ensure_labelers(conn, project, {identity})
         labeler_id = ids[identity]
         drafts = []
-        for (item_id, _, _), result in zip(todo, results, strict=True):
+        for (item_id, _, _), result in zip(asked, results, strict=True):
             if result.label is None:
                 continue
             payload: dict[str, Any] = {
@@ -198,7 +227,7 @@ def llm_label(
         endpoint=endpoint,
         schema_version=schema.version,
         pending=pending,
-        asked=len(todo),
+        asked=len(asked),
         labeled=usage.labeled,
         failed=usage.failed,
         cached=usage.cached,
@@ -212,4 +241,7 @@ def llm_label(
         skipped_without_input=skipped_empty,
         failures_by_kind=usage.failures_by_kind,
         failures=[{"item": r.item_key, "failure": r.failure or ""} for r in results if not r.ok],
+        max_failures=max_failures,
+        stopped_early=len(asked) < len(todo),
+        not_asked=len(todo) - len(asked),
     )

@@ -86,29 +86,34 @@ def apply_schema_file(store: Store, project_name: str | None, path: Path) -> Sch
     schema = load_schema(path)
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
-        clash = [
-            v
-            for v in repo.list_schema_versions(conn, project)
-            if v.version == schema.version
-            and v.content_hash != schema.content_hash
-            and not v.is_open
-        ]
-        if clash:
-            raise Conflict(
-                f"{path}: schema version {schema.version!r} is already recorded with other "
-                f"content ({clash[0].content_hash[:12]}, now {schema.content_hash[:12]}); "
-                "expected a new `version` string for a changed file"
-            )
-        version_id, created = repo.add_schema_version(
-            conn,
-            project,
-            version=schema.version,
-            content_hash=schema.content_hash,
-            is_open=False,
-            body=schema.to_dict(),
-            source=str(path),
+        return apply_schema(conn, project, schema, path)
+
+
+def apply_schema(
+    conn: Connection, project: repo.Project, schema: Schema, path: Path
+) -> SchemaApplied:
+    """:func:`apply_schema_file` inside the caller's write transaction (schema loaded)."""
+    clash = [
+        v
+        for v in repo.list_schema_versions(conn, project)
+        if v.version == schema.version and v.content_hash != schema.content_hash and not v.is_open
+    ]
+    if clash:
+        raise Conflict(
+            f"{path}: schema version {schema.version!r} is already recorded with other "
+            f"content ({clash[0].content_hash[:12]}, now {schema.content_hash[:12]}); "
+            "expected a new `version` string for a changed file"
         )
-        added = _add_examples_as_gold(conn, project, version_id, schema) if created else 0
+    version_id, created = repo.add_schema_version(
+        conn,
+        project,
+        version=schema.version,
+        content_hash=schema.content_hash,
+        is_open=False,
+        body=schema.to_dict(),
+        source=str(path),
+    )
+    added = _add_examples_as_gold(conn, project, version_id, schema) if created else 0
     return SchemaApplied(version_id, schema.version, schema.content_hash, created, added)
 
 

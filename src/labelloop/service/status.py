@@ -25,6 +25,13 @@ def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
                 ev.c.project_id == project.id, ev.c.type == "answer"
             )
         ).scalar_one()
+        labeled = (
+            select(ev.c.item_id)
+            .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
+            .union(select(t.gold.c.item_id).where(t.gold.c.project_id == project.id))
+            .subquery()
+        )
+        n_labeled = conn.execute(select(func.count()).select_from(labeled)).scalar_one()
         adjudicated = repo.count(conn, t.item_state, project)
         n_gold = repo.count(conn, t.gold, project)
         calibration = conn.execute(
@@ -70,7 +77,7 @@ def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
         "labelers": sum(v["labelers"] for v in by_kind.values()),
         "events": project.event_seq,
         "stages": {
-            "unlabeled": n_items - int(answered),
+            "unlabeled": n_items - int(n_labeled),  # no answer, correction or gold
             "answered": int(answered),
             "adjudicated": adjudicated,
             "gold": int(n_gold),

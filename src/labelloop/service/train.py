@@ -28,7 +28,7 @@ from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
 from labelloop.schema import MultiLabelSchema
 from labelloop.service.schemas import current_schema
-from labelloop.store import repo
+from labelloop.store import listing, repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
 
@@ -46,6 +46,7 @@ class TrainReport:
     n_train: int
     n_train_gold: int
     n_train_consensus: int
+    """Training labels that are not gold: consensus labels and persons' corrections."""
     n_predicted: int
     events_added: int
     folds: int
@@ -59,7 +60,8 @@ class TrainReport:
 
 
 def current_labels(conn: Any, project: repo.Project) -> tuple[dict[int, str], set[int]]:
-    """Current label per item (gold over consensus) and the ids whose label is gold."""
+    """Current label per item (gold over a person's correction over consensus) and the ids
+    whose label is gold."""
     labels: dict[int, str] = {}
     for item_id, text in conn.execute(
         select(t.item_state.c.item_id, t.item_state.c.label).where(
@@ -69,6 +71,9 @@ def current_labels(conn: Any, project: repo.Project) -> tuple[dict[int, str], se
         value = json.loads(text)
         if isinstance(value, str):
             labels[int(item_id)] = value
+    for item_id, value in listing.latest_corrections(conn, project).items():
+        if isinstance(value, str):
+            labels[item_id] = value
     gold_ids: set[int] = set()
     for item_id, text in conn.execute(
         select(t.gold.c.item_id, t.gold.c.label).where(t.gold.c.project_id == project.id)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labelloop.errors import ConfigError
+from labelloop.schema import load_schema
+from labelloop.service.schemas import SchemaApplied, apply_schema
 from labelloop.settings import get_settings
-from labelloop.store import repo
+from labelloop.store import listing, repo
 from labelloop.store.engine import Store
 
 WORKSPACE_FILE = "labelloop.toml"
@@ -66,7 +68,10 @@ def init_workspace(root: Path, project_name: str) -> tuple[Workspace, repo.Proje
     """Create the workspace in ``root``: file, keys, migrated database, first project."""
     root = root.resolve()
     if (root / WORKSPACE_FILE).exists():
-        raise ConfigError(f"{root / WORKSPACE_FILE} already exists; this folder is a workspace")
+        raise ConfigError(
+            f"{root / WORKSPACE_FILE} already exists; this folder is a workspace "
+            "(add a project to it with `labelloop project create NAME`)"
+        )
     env_url = get_settings().database_url
     url = env_url or _sqlite_url(root)
     store = Store(url, busy_timeout_ms=get_settings().busy_timeout_ms)
@@ -110,3 +115,22 @@ def open_workspace(start: Path | None = None) -> Workspace:
     if not store.is_migrated():
         store.migrate()
     return Workspace(root, url, config.get("project"), store)
+
+
+def create_project(
+    store: Store, name: str, schema_path: Path | None = None
+) -> tuple[repo.Project, SchemaApplied | None]:
+    """Add a project to the workspace (with its schema file applied, in one transaction)."""
+    schema = None if schema_path is None else load_schema(schema_path)  # validated first
+    with store.write() as conn:
+        project = repo.create_project(conn, name)
+        applied = None
+        if schema is not None and schema_path is not None:
+            applied = apply_schema(conn, project, schema, schema_path)
+    return project, applied
+
+
+def list_projects(store: Store) -> list[listing.ProjectCounts]:
+    """Every project of the workspace with its schema version and counts."""
+    with store.read() as conn:
+        return listing.project_counts(conn)

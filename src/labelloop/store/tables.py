@@ -138,7 +138,7 @@ EVENT_TYPES = ("answer", "correction", "gold", "adjudication")
 LABELER_KINDS = ("human", "model", "llm", "rule", "expert")
 PERSON_KINDS = ("human", "expert")
 """Labeler kinds that are people: their answers close queued work and count as labeled."""
-SOURCES = ("import", "api", "ui", "model", "model_auto", "rule", "aggregate")
+SOURCES = ("import", "api", "ui", "cli", "model", "model_auto", "rule", "aggregate")
 
 
 # ---------------------------------------------------------------- active learning and routing
