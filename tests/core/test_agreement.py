@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from labelloop.core import agreement as ag
 from labelloop.core.answers import Answers
-from labelloop.formats.answers_csv import AnswerTable, read_answers_csv
+from labelloop.formats.answers import AnswerTable, read_answers
 
 CROWD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "crowd"
 CATEGORICAL = [
@@ -42,7 +42,7 @@ def load(name: str) -> tuple[AnswerTable, Answers]:
     path = CROWD / name / "answers.csv"
     if not path.is_file():
         pytest.skip(f"shared data not found at {path}")
-    table = read_answers_csv(path)
+    table = read_answers(path)
     return table, table.answers.deduplicate(keep="first")
 
 

@@ -11,7 +11,7 @@ import pytest
 from labelloop.core import disagreement as dis
 from labelloop.core.agreement import coincidence_matrix
 from labelloop.core.answers import Answers
-from labelloop.formats.answers_csv import read_answers_csv
+from labelloop.formats.answers import read_answers
 
 CROWD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "crowd"
 
@@ -92,7 +92,7 @@ def test_vote_entropy_matches_crowdkit_uncertainty() -> None:
     path = CROWD / "weather_amt" / "answers.csv"
     if not path.is_file():
         pytest.skip("shared data not found")
-    table = read_answers_csv(path)
+    table = read_answers(path)
     a = table.answers.deduplicate(keep="first")
     a = Answers(
         *(x[a.item < 100] for x in (a.item, a.labeler, a.label)),
@@ -170,7 +170,7 @@ def test_schema_gap_report_on_real_set_is_fast_and_sane() -> None:
     path = CROWD / "adult" / "answers.csv"
     if not path.is_file():
         pytest.skip("shared data not found")
-    table = read_answers_csv(path)
+    table = read_answers(path)
     a = table.answers.deduplicate()
     report = dis.schema_gap_report(a, labels=list(table.label_space.labels), top=5)
     assert len(report.confused_pairs) == 5

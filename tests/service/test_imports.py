@@ -223,7 +223,7 @@ def test_duplicate_rows_are_kept_as_published_and_time_column(workspace, store, 
         ("worker,task\nw,t\n", "missing column(s) ['label']"),
         ("worker,task,label\nw1,,a\n", "line 2, field 'task'"),
         ("worker,task,label,time\nw1,t1,a,soon\n", "line 2, field 'time'"),
-        ("worker,task,label\nw1,t1,a,extra\n", "line 2: 4 fields"),
+        ("worker,task,label\nw1,t1,a,extra\n", "line 2: saw 4 fields; expected 3"),
     ],
 )
 def test_bad_answer_files_give_clear_errors_and_write_nothing(

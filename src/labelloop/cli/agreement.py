@@ -11,7 +11,7 @@ from labelloop.cli import app
 
 if TYPE_CHECKING:
     from labelloop.core.disagreement import SchemaGapReport
-    from labelloop.formats.answers_csv import AnswerTable
+    from labelloop.formats.answers import AnswerTable
 
 _HELP = """Measure inter-annotator agreement of ANSWERS.csv (worker,task,label).
 

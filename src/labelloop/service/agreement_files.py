@@ -12,7 +12,7 @@ from labelloop.core import agreement as ag
 from labelloop.core.agreement import AgreementResult
 from labelloop.core.disagreement import SchemaGapReport, schema_gap_report
 from labelloop.errors import InvalidInput
-from labelloop.formats.answers_csv import AnswerTable, read_answers_csv
+from labelloop.formats.answers import AnswerTable, read_answers
 
 
 def _num(x: float) -> float | None:
@@ -74,7 +74,7 @@ def agreement_file(
     if not 0.0 < confidence < 1.0:
         raise InvalidInput(f"--confidence {confidence}: expected a number between 0 and 1")
 
-    table = read_answers_csv(path)
+    table = read_answers(path)
     raw = table.answers
     ans = raw.deduplicate(keep="last" if keep == "last" else "first")
     per_item = ans.answers_per_item()
