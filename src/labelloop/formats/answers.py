@@ -398,7 +398,9 @@ def _arrow_table(path: Path, fmt: AnswerFormat, names: tuple[str, ...]) -> pa.Ta
                 path,
                 read_options=pacsv.ReadOptions(block_size=1 << 24),
                 parse_options=pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ","),
-                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, strings_can_be_null=False, include_columns=list(names)
+                ),
             )
         if table.num_rows == 0 or len(set(table.column_names)) != len(table.column_names):
             return None
