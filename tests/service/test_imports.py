@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from labelloop.core.identity import item_content_hash, item_key
 from labelloop.errors import InvalidInput
 from labelloop.service.imports import import_answers, import_gold, import_items
 from labelloop.service.status import project_status, verify_chain
+from labelloop.service.telemetry import ingest_telemetry
 from labelloop.store import tables as t
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "schemas"
@@ -564,3 +566,98 @@ def test_multi_label_gold_from_jsonl(workspace, store, cli, tmp_path):
             select(t.gold.c.label).join(t.items).where(t.items.c.key == "t1")
         ).scalar_one()
     assert json.loads(label) == ["health", "sports"]  # label-space order
+
+
+# ---------------------------------------------------------------- fields outside the schema
+
+
+def items_by_key(store) -> dict[str, tuple[dict, dict, str]]:
+    """key -> (data, meta, content hash) of every item."""
+    it = t.items
+    with store.read() as conn:
+        rows = conn.execute(select(it.c.key, it.c.data, it.c.meta, it.c.content_hash)).all()
+    return {r.key: (json.loads(r.data), json.loads(r.meta), r.content_hash) for r in rows}
+
+
+def test_undeclared_fields_are_metadata_outside_the_hash(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    assert cli("schema", "apply", str(tmp_path / "schema.yaml")).code == 0
+    path = tmp_path / "items.csv"
+    path.write_text("id,text,label,author\nm1,hello,spam,ann\nm2,bye,ham,\n")
+    result = cli("import", "items", str(path))
+    assert result.code == 0, result.err
+    warning = [x for x in result.err.splitlines() if x.startswith("warning:")]
+    assert warning == [
+        "warning: fields not declared in schema 1.0 inputs: label (2 rows), author (1 rows); "
+        "kept as item metadata (not shown to annotators, not in the content hash)"
+    ]
+    items = items_by_key(store)
+    assert items["m1"][:2] == (
+        {"text": "hello"},
+        {"undeclared": {"label": "spam", "author": "ann"}},
+    )
+    assert items["m1"][2] == item_content_hash({"text": "hello"})
+    report = import_items(store, None, path)
+    assert (report.duplicates, report.undeclared_fields) == (2, {"label": 2, "author": 1})
+
+    # telemetry for the same text attaches to the item instead of creating another
+    tel = ingest_telemetry(
+        store,
+        None,
+        [
+            {
+                "input": {"text": "hello", "channel": "sms"},
+                "prediction": "spam",
+                "confidence": 0.9,
+                "model": "m",
+                "model_version": "1",
+                "timestamp": "2026-01-01T00:00:00Z",
+            }
+        ],
+    )
+    assert (tel.new_items, tel.matched_items, tel.added) == (0, 1, 1)
+    assert tel.undeclared_fields == {"channel": 1}
+
+
+def test_items_without_id_dedupe_on_declared_content(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    cli("schema", "apply", str(tmp_path / "schema.yaml"))
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"text": "hi", "source": "a"}\n{"text": "hi", "source": "b"}\n')
+    report = import_items(store, None, path)
+    assert (report.added, report.duplicates) == (1, 1)
+    key = item_key(None, item_content_hash({"text": "hi"}))
+    assert items_by_key(store)[key][1] == {"undeclared": {"source": "a"}}
+
+
+def test_items_imported_before_the_schema_declared_inputs_are_not_duplicated(
+    workspace, store, cli, tmp_path
+):
+    with_id = tmp_path / "with_id.csv"
+    with_id.write_text("id,text,label\nm1,hello,spam\n")
+    no_id = tmp_path / "no_id.jsonl"
+    no_id.write_text('{"text": "hi", "label": "ham"}\n')
+    import_items(store, None, with_id)
+    import_items(store, None, no_id)
+    before = items_by_key(store)
+    assert before["m1"][0] == {"text": "hello", "label": "spam"}  # no schema: all content
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    cli("schema", "apply", str(tmp_path / "schema.yaml"))
+    # the same files again under the schema's inputs: duplicates (stored hashes kept)
+    for path in (with_id, no_id):
+        report = import_items(store, None, path)
+        assert (report.added, report.duplicates, report.rejected) == (0, 1, 0)
+    after = items_by_key(store)
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert len(after) == len(before) + 2  # the schema's two worked examples
+
+
+def test_worked_examples_and_imported_rows_share_one_identity(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    assert cli("schema", "apply", str(tmp_path / "schema.yaml")).code == 0
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"text": "see you at 6", "label": "ham"}\n')
+    report = import_items(store, None, path)
+    assert (report.added, report.duplicates) == (0, 1)  # the worked example's item
+    key = item_key(None, item_content_hash({"text": "see you at 6"}))
+    assert items_by_key(store)[key][1]["calibration"] is True

@@ -93,7 +93,7 @@ def _narrow(row: ItemRow, declared: frozenset[str], counts: Counter[str]) -> Ite
     content, undeclared = split_declared(row.data, declared)
     if not undeclared:
         return row
-    counts.update(undeclared)
+    counts.update(undeclared.keys())
     return replace(
         row,
         data=content,

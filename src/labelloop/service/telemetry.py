@@ -122,7 +122,7 @@ class _Sink:
         for r in records:
             content, undeclared = split_declared(r.data, self.declared)
             if undeclared:
-                self.undeclared.update(undeclared)
+                self.undeclared.update(undeclared.keys())
                 narrowed[id(r)] = (r.content_hash, undeclared)
                 r.data = content
                 r.data_json = canonical_json(content)
