@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from labelloop.core.disagreement import SchemaGapReport
     from labelloop.formats.answers import AnswerTable
 
-_HELP = """Measure inter-annotator agreement of ANSWERS.csv (worker,task,label).
+_HELP = """Measure inter-annotator agreement of ANSWERS (CSV or JSONL: worker,task,label).
 
 Reports percent agreement, mean pairwise Cohen's kappa, Fleiss' kappa and Krippendorff's
 alpha (--level nominal|ordinal|interval), each with a bootstrap percentile interval over
@@ -36,7 +36,7 @@ _BAND_STYLE = {
 @app.command("agreement", help=_HELP, rich_help_panel="Adjudicate")
 def agreement(
     answers: Path = typer.Argument(
-        ..., help="ANSWERS.csv (worker,task,label).", show_default=False
+        ..., help="ANSWERS.csv or .jsonl (worker,task,label).", show_default=False
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
     n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap replicates (0: none)."),
