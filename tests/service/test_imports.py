@@ -661,3 +661,18 @@ def test_worked_examples_and_imported_rows_share_one_identity(workspace, store, 
     assert (report.added, report.duplicates) == (0, 1)  # the worked example's item
     key = item_key(None, item_content_hash({"text": "see you at 6"}))
     assert items_by_key(store)[key][1]["calibration"] is True
+
+
+def test_a_row_with_no_declared_field_is_rejected_not_collapsed(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(
+        SCHEMA.replace("    required: true\nlabels:", "    required: false\nlabels:")
+    )
+    assert cli("schema", "apply", str(tmp_path / "schema.yaml")).code == 0
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"text": "hi"}\n{"body": "a"}\n{"body": "b"}\n')
+    with pytest.raises(InvalidInput) as info:
+        import_items(store, None, path)
+    assert "line 2" in str(info.value)
+    assert "saw only fields the schema does not declare ['body']" in str(info.value)
+    report = import_items(store, None, path, skip_invalid=True)
+    assert (report.added, report.rejected, report.undeclared_fields) == (1, 2, None)

@@ -180,17 +180,17 @@ def _utf8_lines(path: Path, handle: Any) -> Iterator[str]:
         yield text[1:] if n == 1 and text.startswith("\ufeff") else text
 
 
-def _split_label(cell: str, delimiter: str | None) -> Label | str:
-    """The label of a CSV cell; a message (str starting with '\\0') when invalid."""
+def _split_label(cell: str, delimiter: str | None) -> tuple[Label, str | None]:
+    """The label of a CSV cell, and what is wrong with it (None when fine)."""
     if delimiter is None:
-        return cell
-    parts = [part.strip() for part in cell.split(delimiter)]
-    if any(not part for part in parts):
-        return "\0" + (
+        return cell, None
+    parts = tuple(part.strip() for part in cell.split(delimiter))
+    if not all(parts):
+        return parts, (
             f"saw {cell!r}: an empty label between {delimiter!r} delimiters; "
             f"expected labels separated by {delimiter!r}"
         )
-    return tuple(parts)
+    return parts, None
 
 
 def _iter_csv(
@@ -261,9 +261,9 @@ def _iter_csv(
                     start, empty, "empty value; expected a non-empty string", raw_of(record)
                 )
                 continue
-            label = _split_label(values["label"], label_delimiter)
-            if isinstance(label, str) and label.startswith("\0"):
-                yield RejectedRow(start, "label", label[1:], raw_of(record))
+            label, problem = _split_label(values["label"], label_delimiter)
+            if problem is not None:
+                yield RejectedRow(start, "label", problem, raw_of(record))
                 continue
             yield AnswerRow(
                 start, values["task"], label, values.get("worker"), values.get("time") or None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from labelloop.core.identity import (
     STUB_DATA,
@@ -88,21 +88,29 @@ def item_row_for(
     }
 
 
-def _narrow(row: ItemRow, declared: frozenset[str], counts: Counter[str]) -> ItemRow:
-    """The row with only declared fields as content (hashed), the rest as metadata."""
+def _narrow(row: ItemRow, declared: frozenset[str]) -> tuple[ItemRow, dict[str, Any]]:
+    """The row with only declared fields as content (hashed) and the rest as its metadata's
+    ``undeclared``; and the rest."""
     content, undeclared = split_declared(row.data, declared)
     if not undeclared:
-        return row
-    counts.update(undeclared.keys())
-    return replace(
+        return row, undeclared
+    narrowed = replace(
         row,
         data=content,
         metadata={**row.metadata, "undeclared": undeclared},
         content_hash=item_content_hash(content, row.media),
     )
+    return narrowed, undeclared
 
 
-def _raise_rejected(path: Path, rej: RejectedRow) -> None:
+def _no_declared_field(extra: dict[str, Any], declared: frozenset[str]) -> str:
+    return (
+        f"saw only fields the schema does not declare {sorted(extra)}; expected at least one "
+        f"of its inputs {sorted(declared)} (or a media reference)"
+    )
+
+
+def _raise_rejected(path: Path, rej: RejectedRow) -> NoReturn:
     raise InvalidInput(rej.message, source=str(path), line=rej.line, field=rej.field)
 
 
@@ -160,16 +168,22 @@ def import_items(
                     if isinstance(row, RejectedRow):
                         rejects.add(row)
                         continue
+                    extra: dict[str, Any] = {}
                     if declared is not None:
                         full_hash = row.content_hash
-                        row = _narrow(row, declared, undeclared)
-                        if row.content_hash != full_hash:  # items stored before: every field
+                        row, extra = _narrow(row, declared)
+                        if extra and not row.data and row.media is None:
+                            message = _no_declared_field(extra, declared)
+                            rejects.add(RejectedRow(row.line, None, message, canonical_json(extra)))
+                            continue
+                        if extra:  # items stored before the schema declared inputs: every field
                             legacy[item_key(row.external_id, row.content_hash)] = full_hash
                     problems = schema.check_item(row.data) if schema is not None else []
                     if problems:
                         name, message = problems[0]
                         rejects.add(RejectedRow(row.line, name, message, canonical_json(row.data)))
                         continue
+                    undeclared.update(extra.keys())
                     valid.append(row)
                 report.rows += len(batch)
                 _store_item_batch(conn, project, valid, str(path), report, rejects, legacy)
@@ -523,7 +537,6 @@ def import_gold(
 ) -> ImportReport:
     """Import `task,label` rows (CSV or JSONL) as gold events (the latest gold is current)."""
     report = ImportReport("gold", str(path))
-    rejects = RejectedRows(path, False, None)
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
         labels = _Labels(conn, project, path, label_delimiter)
@@ -538,12 +551,10 @@ def import_gold(
         for row in rows():
             report.rows += 1
             if isinstance(row, RejectedRow):
-                rejects.add(row)  # raises
-                continue
+                _raise_rejected(path, row)
             label = labels.check(row)
             if isinstance(label, RejectedRow):
-                rejects.add(label)  # raises
-                continue
+                _raise_rejected(path, label)
             prior = first.setdefault(row.task, (label, row.line))
             if prior[0] != label:
                 raise gold_conflict(path, row.task, prior, (label, row.line))
