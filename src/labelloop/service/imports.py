@@ -34,7 +34,7 @@ from labelloop.formats.answers import (
     iter_answer_rows,
 )
 from labelloop.formats.rows import ItemRow, RejectedRow, iter_row_batches
-from labelloop.schema import MultiLabelSchema
+from labelloop.schema import MultiLabelSchema, Schema
 from labelloop.service.schemas import current_schema, declared_fields, ensure_labels
 from labelloop.store import repo
 from labelloop.store import tables as t
@@ -271,31 +271,27 @@ class _Labels:
 
     def __init__(self, conn: Any, project: repo.Project, path: Path, delimiter: str | None):
         found = current_schema(conn, project)
-        self.schema = found[1] if found is not None else None
+        self.schema: Schema | None = found[1] if found is not None else None
         self.version_id = found[0] if found is not None else None
         self.open = self.schema is None or self.schema.is_open
-        self.multi = isinstance(self.schema, MultiLabelSchema)
         self.path = path
         self.seen: set[str] = set()
-        if delimiter is not None and not self.multi:
-            what = (
-                "the project has no schema file"
-                if self.open
-                else (
-                    f"schema {self.schema.version} is {self.schema.task}"  # type: ignore[union-attr]
-                )
-            )
+        if delimiter is not None and not isinstance(self.schema, MultiLabelSchema):
             raise InvalidInput(
-                f"--label-delimiter splits multi-label answers, but {what}; expected one label "
-                "per row (drop --label-delimiter)",
+                f"--label-delimiter splits multi-label answers, but {self._label_set()}; "
+                "expected one label per row (drop --label-delimiter)",
                 source=str(path),
             )
+
+    def _label_set(self) -> str:
+        if self.schema is None or self.schema.is_open:
+            return "the project's open label set is single-label"
+        return f"schema {self.schema.version} is {self.schema.task}"
 
     def check(self, row: AnswerRow) -> Any:
         """The label to store (a string, or a list in label-space order), or a RejectedRow."""
         schema = self.schema
-        if self.multi:
-            assert isinstance(schema, MultiLabelSchema)
+        if isinstance(schema, MultiLabelSchema):
             if isinstance(row.label, str):
                 how = (
                     'a JSON list of labels like ["a", "b"]'
@@ -303,27 +299,18 @@ class _Labels:
                     else "labels split by --label-delimiter (e.g. --label-delimiter '|')"
                 )
                 return self._reject(
-                    row,
-                    f"saw the single label {row.label!r}; schema {schema.version} is multi_label, "
-                    f"expected {how}",
+                    row, f"saw the single label {row.label!r}; {self._label_set()}, expected {how}"
                 )
             try:
                 return list(schema.check_labels(row.label))
             except InvalidInput as exc:
                 return self._reject(row, f"{exc.reason} (schema {schema.version})")
         if not isinstance(row.label, str):
-            what = (
-                "the project's open label set is single-label"
-                if self.open
-                else (
-                    f"schema {schema.version} is single_label"  # type: ignore[union-attr]
-                )
-            )
             return self._reject(
-                row, f"saw a list of labels {list(row.label)}; {what}, expected one label"
+                row,
+                f"saw a list of labels {list(row.label)}; {self._label_set()}, expected one label",
             )
-        if not self.open and row.label not in schema.label_space:  # type: ignore[union-attr]
-            assert schema is not None
+        if schema is not None and not schema.is_open and row.label not in schema.label_space:
             return self._reject(
                 row,
                 f"label {row.label!r} is not in schema {schema.version} labels "
@@ -331,6 +318,11 @@ class _Labels:
             )
         self.seen.add(row.label)
         return row.label
+
+    def version(self) -> int:
+        """Schema version id the labels are recorded under (known once a valid row is)."""
+        assert self.version_id is not None, "prepare() records the open label set first"
+        return self.version_id
 
     def _reject(self, row: AnswerRow, message: str) -> RejectedRow:
         return RejectedRow(row.line, "label", message, _raw_answer(row))
@@ -492,7 +484,7 @@ def _write_answers(
                     item_id=ids[r.task],
                     labeler_id=labelers[(kind, worker, "1")],
                     label=label,
-                    schema_version_id=labels.version_id,  # type: ignore[arg-type]
+                    schema_version_id=labels.version(),
                     source="import",
                     time_spent_ms=spent_ms,
                     idempotency_key=f"import:answer:{digest}:{n}",
@@ -566,7 +558,7 @@ def import_gold(
                 item_id=ids[task],
                 labeler_id=None,
                 label=label,
-                schema_version_id=labels.version_id,  # type: ignore[arg-type]
+                schema_version_id=labels.version(),
                 source="import",
             )
             for task, (label, _) in first.items()
