@@ -216,3 +216,20 @@ def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "missing column(s) ['label']" in proc.stderr
+
+
+def test_jsonl_answers_and_gold_give_the_same_labels_as_csv(cli: Run, tmp_path: Path) -> None:
+    rows = [line.split(",") for line in ANSWERS.strip().splitlines()[1:]]
+    jsonl = write(
+        tmp_path,
+        "".join(json.dumps({"worker": w, "task": k, "label": x}) + "\n" for w, k, x in rows),
+        "answers.jsonl",
+    )
+    gold = write(tmp_path, '{"task": "t1", "label": "cat"}\n', "gold.jsonl")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert (
+        cli("aggregate", str(write(tmp_path, ANSWERS)), "-m", "dawid_skene", "-o", str(a)).code == 0
+    )
+    res = cli("aggregate", str(jsonl), "-m", "dawid_skene", "--gold", str(gold), "-o", str(b))
+    assert res.code == 0, res.err
+    assert read_out(a) == read_out(b)
