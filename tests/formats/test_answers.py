@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labelloop.core.answers import LabelSpace
 from labelloop.errors import InvalidInput
@@ -191,3 +194,27 @@ def test_empty_and_headerless_files(tmp_path: Path) -> None:
         read_answers(write_csv(tmp_path / "b.csv", "worker,task,label\n"))
     with pytest.raises(InvalidInput, match="file has no rows"):
         read_answers(write_csv(tmp_path / "c.jsonl", "\n\n"))
+
+
+cells = st.text(alphabet=st.sampled_from(list("ab ,\"'|\t\n\r;é\u2028x")), min_size=0, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(cells, cells, cells), min_size=1, max_size=6))
+def test_pyarrow_never_accepts_what_the_row_reader_reads_differently(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str, str]]
+) -> None:
+    path = tmp_path_factory.mktemp("prop") / "a.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["worker", "task", "label"])
+        writer.writerows(rows)
+    names = ("worker", "task", "label")
+    fast = _arrow_table(path, "csv", names)
+    try:
+        slow = _rows_table(path, names)
+    except InvalidInput:
+        assert fast is None  # what the row reader refuses, the fast path never accepts
+        return
+    if fast is not None:
+        assert fast.equals(slow)
