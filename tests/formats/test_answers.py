@@ -167,6 +167,13 @@ def test_unknown_label_names_its_physical_line(tmp_path: Path) -> None:
         read_answers(path, label_space=LabelSpace(("cat",)))
 
 
+def test_two_objects_on_one_jsonl_line_are_refused_by_both_paths(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n" + json.dumps(ROWS[1]) + " " + json.dumps(ROWS[2]))
+    with pytest.raises(InvalidInput, match="line 2: invalid JSON"):
+        read_answers(path)
+
+
 def test_multi_label_answers_cannot_be_read_as_a_table(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", [ROWS[0], {**ROWS[1], "label": ["cat", "dog"]}])
     with pytest.raises(InvalidInput) as info:
