@@ -165,11 +165,11 @@ def categorical_sets() -> list[str]:
 
 def child_ours_real(name: str) -> dict[str, Any]:
     from labelloop.core.aggregate import AGGREGATORS, make_aggregator
-    from labelloop.formats.answers_csv import read_answers_csv, read_gold_csv
+    from labelloop.formats.answers import read_answers, read_gold
 
-    table = read_answers_csv(CROWD / name / "answers.csv")
+    table = read_answers(CROWD / name / "answers.csv")
     answers = table.answers.deduplicate(keep="last")
-    gold = read_gold_csv(CROWD / name / "gold.csv")
+    gold = read_gold(CROWD / name / "gold.csv")
     index = {t: i for i, t in enumerate(table.item_ids)}
     gi = np.array([index[t] for t in gold if t in index], dtype=np.int64)
     gl = np.array(

@@ -245,3 +245,20 @@ def test_json_without_out_carries_the_labels(cli: Run, tmp_path: Path) -> None:
     assert summary["labels"] == ["cat", "dog"] and summary["out"] is None
     assert [r["label"] for r in summary["results"]] == ["cat", "dog", "cat", "dog"]
     assert summary["results"][1] == {"task": "t2", "label": "dog", "confidence": 1.0}
+
+
+def test_jsonl_answers_and_gold_give_the_same_labels_as_csv(cli: Run, tmp_path: Path) -> None:
+    rows = [line.split(",") for line in ANSWERS.strip().splitlines()[1:]]
+    jsonl = write(
+        tmp_path,
+        "".join(json.dumps({"worker": w, "task": k, "label": x}) + "\n" for w, k, x in rows),
+        "answers.jsonl",
+    )
+    gold = write(tmp_path, '{"task": "t1", "label": "cat"}\n', "gold.jsonl")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert (
+        cli("aggregate", str(write(tmp_path, ANSWERS)), "-m", "dawid_skene", "-o", str(a)).code == 0
+    )
+    res = cli("aggregate", str(jsonl), "-m", "dawid_skene", "--gold", str(gold), "-o", str(b))
+    assert res.code == 0, res.err
+    assert read_out(a) == read_out(b)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labelloop.core import agreement as ag
-from labelloop.formats.answers_csv import read_answers_csv
+from labelloop.formats.answers import read_answers
 from tests import realdata
 from tests.conftest import CliResult
 
@@ -49,7 +49,7 @@ def test_json_keys_and_values(cli: Run, tmp_path: Path) -> None:
     assert data["excluded_items"] == {"count": 1, "reason": "single answer", "examples": ["t4"]}
     assert "single answer" in res.err and "'t4'" in res.err
     assert data["labels"] == ["cat", "dog"]
-    answers = read_answers_csv(path).answers.deduplicate()
+    answers = read_answers(path).answers.deduplicate()
     assert data["krippendorff_alpha"]["value"] == pytest.approx(
         ag.krippendorff_alpha(answers, n_boot=0).value
     )

@@ -352,9 +352,9 @@ def test_registry_names_are_versioned_and_resolve() -> None:
 def test_dawid_skene_labels_equal_crowd_kit(name: str) -> None:
     pd = pytest.importorskip("pandas")
     ck = pytest.importorskip("crowdkit.aggregation")
-    from labelloop.formats.answers_csv import read_answers_csv
+    from labelloop.formats.answers import read_answers
 
-    table = read_answers_csv(SMALL / name / "answers.csv")
+    table = read_answers(SMALL / name / "answers.csv")
     a = table.answers.deduplicate(keep="last")
     ours = DawidSkene(smoothing=0.0, tol=1e-10, max_iter=300).fit(a)
     assert ours.converged_

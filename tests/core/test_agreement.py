@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from labelloop.core import agreement as ag
 from labelloop.core.answers import Answers
-from labelloop.formats.answers_csv import AnswerTable, read_answers_csv
+from labelloop.formats.answers import AnswerTable, read_answers
 from tests import realdata
 
 CATEGORICAL = [
@@ -42,7 +42,7 @@ def load(name: str) -> tuple[AnswerTable, Answers]:
     The small sets are committed under tests/data/crowd_small; adult, hitspam_cf, possent,
     product, relevance, sentpol_cf and web come from the full data (``LABELLOOP_SHARED_DATA``).
     """
-    table = read_answers_csv(realdata.crowd(name) / "answers.csv")
+    table = read_answers(realdata.crowd(name) / "answers.csv")
     return table, table.answers.deduplicate(keep="first")
 
 

@@ -10,7 +10,7 @@ import pytest
 from labelloop.core import disagreement as dis
 from labelloop.core.agreement import coincidence_matrix
 from labelloop.core.answers import Answers
-from labelloop.formats.answers_csv import read_answers_csv
+from labelloop.formats.answers import read_answers
 from tests import realdata
 
 
@@ -88,7 +88,7 @@ def test_vote_entropy_matches_crowdkit_uncertainty() -> None:
     from crowdkit.metrics.data import uncertainty
 
     path = realdata.crowd("weather_amt") / "answers.csv"
-    table = read_answers_csv(path)
+    table = read_answers(path)
     a = table.answers.deduplicate(keep="first")
     a = Answers(
         *(x[a.item < 100] for x in (a.item, a.labeler, a.label)),
@@ -164,7 +164,7 @@ def test_schema_gap_report_record_and_text() -> None:
 
 def test_schema_gap_report_on_real_set_is_fast_and_sane() -> None:
     path = realdata.shared("crowd", "adult", "answers.csv")  # 92,721 answers: full data only
-    table = read_answers_csv(path)
+    table = read_answers(path)
     a = table.answers.deduplicate()
     report = dis.schema_gap_report(a, labels=list(table.label_space.labels), top=5)
     assert len(report.confused_pairs) == 5

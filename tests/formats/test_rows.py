@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labelloop.core.identity import item_content_hash
 from labelloop.core.provenance import canonical_json, content_hash
 from labelloop.errors import InvalidInput
 from labelloop.formats.rows import (
     ItemRow,
     RejectedRow,
-    _item_hash,
     detect_format,
     iter_row_batches,
     iter_rows,
@@ -510,7 +510,7 @@ def test_fast_hash_equals_content_hash(data: dict[str, Any], media: str | None) 
         reference = expected_hash(data, media)
     except UnicodeEncodeError:  # lone surrogates: rejected rows, never hashed
         return
-    assert _item_hash(data, media) == reference
+    assert item_content_hash(data, media) == reference
     # the prebuilt encoder behind canonical_json equals the documented json.dumps form
     assert canonical_json(data) == json.dumps(
         data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False

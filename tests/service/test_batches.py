@@ -13,6 +13,7 @@ from labelloop.service.batches import export_batch, list_batches, requeue_batch
 from labelloop.service.imports import import_answers, import_gold, import_items
 from labelloop.service.routing import route
 from labelloop.service.sampling import sample
+from labelloop.service.schemas import apply_schema_file
 from labelloop.service.status import project_status
 from labelloop.service.telemetry import ingest_telemetry
 
@@ -269,3 +270,22 @@ def test_batch_cli_lists_and_exports(cli, workspace, tmp_path):
     assert json.loads(cli("batch", "requeue", "1", "--json").out) == {"batch_id": 1, "requeued": 5}
     bad = cli("batch", "export", "7", str(out))
     assert bad.code == 2 and "no batch 7" in bad.err
+
+
+def test_export_shows_only_the_fields_the_schema_declares(store, tmp_path):
+    setup_pool(store, tmp_path)  # items hold text, status and n (no schema then: all content)
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(
+        'name: spam\nversion: "1"\ntask: single_label\ninputs:\n  - name: text\n'
+        "labels:\n  - name: spam\n    description: s\n  - name: ham\n    description: h\n"
+    )
+    apply_schema_file(store, None, schema)
+    batch = sample(store, None, "margin", 4)
+    out = tmp_path / "batch.jsonl"
+    export_batch(store, None, batch.batch_id, out)
+    assert [set(r["data"]) for r in read_jsonl(out)] == [{"text"}] * 4
+    out_csv = tmp_path / "batch.csv"
+    export_batch(store, None, batch.batch_id, out_csv)
+    with open(out_csv, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    assert "text" in header and "n" not in header and "data.status" not in header

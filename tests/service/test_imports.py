@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from labelloop.core.identity import item_content_hash, item_key
 from labelloop.errors import InvalidInput
 from labelloop.service.imports import import_answers, import_gold, import_items
 from labelloop.service.status import project_status, verify_chain
+from labelloop.service.telemetry import ingest_telemetry
 from labelloop.store import tables as t
 from tests import realdata
 
@@ -222,7 +224,7 @@ def test_duplicate_rows_are_kept_as_published_and_time_column(workspace, store, 
         ("worker,task\nw,t\n", "missing column(s) ['label']"),
         ("worker,task,label\nw1,,a\n", "line 2, field 'task'"),
         ("worker,task,label,time\nw1,t1,a,soon\n", "line 2, field 'time'"),
-        ("worker,task,label\nw1,t1,a,extra\n", "line 2: 4 fields"),
+        ("worker,task,label\nw1,t1,a,extra\n", "line 2: saw 4 fields; expected 3"),
     ],
 )
 def test_bad_answer_files_give_clear_errors_and_write_nothing(
@@ -355,3 +357,321 @@ def test_schema_validate_reports_every_problem_with_line(cli, tmp_path):
     assert f"{path}:8:" in result.err
     ok = cli("schema", "validate", str(EXAMPLES / "sms_spam.yaml"))
     assert ok.code == 0, ok.err
+
+
+# ---------------------------------------------------------------- answers: JSONL, kinds, skip
+
+
+def answer_events(store) -> list[tuple[str, str, str, object]]:
+    """(labeler kind, worker, task, label) of every answer event, in chain order."""
+    ev, lb, it = t.events, t.labelers, t.items
+    with store.read() as conn:
+        rows = conn.execute(
+            select(lb.c.kind, lb.c.name, it.c.key, ev.c.label)
+            .join(lb, lb.c.id == ev.c.labeler_id)
+            .join(it, it.c.id == ev.c.item_id)
+            .where(ev.c.type == "answer")
+            .order_by(ev.c.seq)
+        ).all()
+    return [(r.kind, r.name, r.key, json.loads(r.label)) for r in rows]
+
+
+def test_jsonl_answers_import_like_the_same_csv(workspace, store, tmp_path):
+    rows = [("w1", "t1", "spam", "3"), ("w2", "t1", "ham", ""), ("w1", "t2", "ham", "")]
+    as_csv = tmp_path / "a.csv"
+    as_csv.write_text("worker,task,label,time\n" + "".join(f"{','.join(r)}\n" for r in rows))
+    as_jsonl = tmp_path / "a.jsonl"
+    as_jsonl.write_text(
+        "".join(
+            json.dumps({"worker": w, "task": k, "label": x, **({"time": int(s)} if s else {})})
+            + "\n"
+            for w, k, x, s in rows
+        )
+    )
+    first = import_answers(store, None, as_jsonl)
+    assert (first.rows, first.added, first.new_items) == (3, 3, 2)
+    # the same answers in CSV are the same events: nothing is added
+    again = import_answers(store, None, as_csv)
+    assert (again.added, again.duplicates) == (0, 3)
+    assert answer_events(store) == [("human", w, k, x) for w, k, x, _ in rows]
+
+
+def test_kind_records_answers_under_that_labeler_kind(workspace, store, cli, tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("worker,task,label\nrev1,t1,spam\nrev1,t2,ham\n")
+    assert import_answers(store, None, path, labeler_kind="expert").added == 2
+    assert import_answers(store, None, path, labeler_kind="expert").added == 0
+    # the same rows from another kind of labeler are other answers
+    result = cli("import", "answers", str(path), "--kind", "model", "--json")
+    assert result.code == 0 and json.loads(result.out)["added"] == 2
+    kinds = project_status(store, None)["by_labeler_kind"]
+    assert kinds == {
+        "expert": {"labelers": 1, "answers": 2},
+        "model": {"labelers": 1, "answers": 2},
+    }
+    bad = cli("import", "answers", str(path), "--kind", "robot")
+    assert bad.code != 0 and "labeler kind 'robot' is unknown" in bad.err
+    assert "['human', 'model', 'llm', 'rule', 'expert']" in bad.err
+
+
+def test_skip_invalid_answers_go_to_rejects_with_line_and_reason(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    assert cli("schema", "apply", str(tmp_path / "schema.yaml")).code == 0
+    path = tmp_path / "a.jsonl"
+    path.write_text(
+        '{"worker": "w1", "task": "t1", "label": "spam"}\n'
+        '{"worker": "w1", "task": "t2", "label": "spma"}\n'
+        "not json\n"
+        '{"worker": "w2", "task": "t1", "label": "ham", "time": "soon"}\n'
+        '{"worker": "w2", "task": "t2", "label": "ham"}\n'
+    )
+    atomic = cli("import", "answers", str(path))
+    assert atomic.code != 0 and "line 2, field 'label'" in atomic.err
+    assert "'spma' is not in schema 1.0 labels ['spam', 'ham']" in atomic.err
+    assert project_status(store, None)["answers"] == 0
+
+    result = cli("import", "answers", str(path), "--skip-invalid", "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert (report["rows"], report["added"], report["rejected"]) == (5, 2, 3)
+    rejects = [json.loads(x) for x in Path(report["rejects_file"]).read_text().splitlines()]
+    assert [(r["line"], r["field"]) for r in rejects] == [(2, "label"), (3, None), (4, "time")]
+    assert "invalid JSON" in rejects[1]["message"] and rejects[1]["raw"] == "not json"
+    assert json.loads(rejects[0]["raw"])["label"] == "spma"
+    assert project_status(store, None)["answers"] == 2
+
+
+# ---------------------------------------------------------------- multi-label answers
+
+
+def apply_news_schema(cli) -> None:
+    assert cli("schema", "apply", str(EXAMPLES / "news_topics.yaml")).code == 0
+
+
+def test_multi_label_answers_are_stored_as_lists_in_label_order(workspace, store, cli, tmp_path):
+    apply_news_schema(cli)
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(
+        '{"worker": "w1", "task": "t1", "label": ["technology", "politics"]}\n'
+        '{"worker": "w2", "task": "t1", "label": ["politics"]}\n'
+    )
+    assert import_answers(store, None, jsonl).added == 2
+    as_csv = tmp_path / "a.csv"
+    as_csv.write_text("worker,task,label\nw3,t1,technology | politics\nw3,t2,sports\n")
+    result = cli("import", "answers", str(as_csv), "--label-delimiter", "|", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["added"] == 2
+    assert [e[1:] for e in answer_events(store)] == [
+        ("w1", "t1", ["politics", "technology"]),
+        ("w2", "t1", ["politics"]),
+        ("w3", "t1", ["politics", "technology"]),
+        ("w3", "t2", ["sports"]),
+    ]
+    # the same JSONL again adds nothing; the chain verifies
+    assert import_answers(store, None, jsonl).added == 0
+    assert verify_chain(store, None).ok
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "args", "needle"),
+    [
+        (
+            "a.csv",
+            "worker,task,label\nw1,t1,politics\nw1,t2,politics|sports\n",
+            (),
+            "line 2, field 'label': saw the single label 'politics'; schema 2024.06 is "
+            "multi_label, expected labels split by --label-delimiter",
+        ),
+        (
+            "a.jsonl",
+            '{"worker": "w1", "task": "t1", "label": ["sports"]}\n'
+            '{"worker": "w1", "task": "t2", "label": "sports"}\n',
+            (),
+            "line 2, field 'label': saw the single label 'sports'; schema 2024.06 is "
+            'multi_label, expected a JSON list of labels like ["a", "b"]',
+        ),
+        (
+            "a.jsonl",
+            '{"worker": "w1", "task": "t1", "label": ["sports", "sprots"]}\n',
+            (),
+            "line 1, field 'label': label 'sprots' is not in schema",
+        ),
+        (
+            "a.jsonl",
+            '{"worker": "w1", "task": "t1", "label": []}\n',
+            (),
+            "line 1, field 'label': expected at least 1 label(s) (min_labels), saw 0",
+        ),
+        (
+            "a.csv",
+            "worker,task,label\nw1,t1,sports|sports\n",
+            ("--label-delimiter", "|"),
+            "line 2, field 'label': labels ['sports'] are given more than once",
+        ),
+    ],
+)
+def test_multi_label_mistakes_name_the_line(workspace, cli, tmp_path, name, content, args, needle):
+    apply_news_schema(cli)
+    path = tmp_path / name
+    path.write_text(content)
+    result = cli("import", "answers", str(path), *args)
+    assert result.code != 0 and needle in result.err, result.err
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1
+    assert status_json(cli)["answers"] == 0
+
+
+def test_single_label_projects_refuse_lists_and_delimiters(workspace, cli, tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"worker": "w1", "task": "t1", "label": ["a", "b"]}\n')
+    result = cli("import", "answers", str(path))
+    assert (
+        result.code != 0 and "line 1, field 'label': saw a list of labels ['a', 'b']" in result.err
+    )
+    assert "open label set is single-label" in result.err
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text("worker,task,label\nw1,t1,a|b\n")
+    result = cli("import", "answers", str(csv_path), "--label-delimiter", "|")
+    assert result.code != 0 and "--label-delimiter splits multi-label answers" in result.err
+
+
+def test_commands_without_multi_label_support_say_so(workspace, cli, tmp_path):
+    apply_news_schema(cli)
+    path = tmp_path / "a.jsonl"
+    path.write_text(
+        '{"worker": "w1", "task": "t1", "label": ["sports"]}\n'
+        '{"worker": "w2", "task": "t1", "label": ["sports", "health"]}\n'
+    )
+    assert cli("import", "answers", str(path)).code == 0
+    for args in (("aggregate",), ("train",)):
+        result = cli(*args)
+        assert result.code != 0 and "multi_label" in result.err, args
+        assert result.err.startswith("error: ") and "Traceback" not in result.err
+    # the stateless file commands take the same file and refuse the lists by line
+    out = tmp_path / "out.csv"
+    result = cli("aggregate", str(path), "-o", str(out))
+    assert result.code != 0 and "line 1, field 'label'" in result.err and not out.exists()
+    result = cli("agreement", str(path))
+    assert result.code != 0 and "single-label answers only" in result.err
+
+
+def test_multi_label_gold_from_jsonl(workspace, store, cli, tmp_path):
+    apply_news_schema(cli)
+    path = tmp_path / "g.jsonl"
+    path.write_text('{"task": "t1", "label": ["sports", "health"]}\n')
+    assert import_gold(store, None, path).added == 1
+    assert import_gold(store, None, path).added == 0
+    with store.read() as conn:
+        label = conn.execute(
+            select(t.gold.c.label).join(t.items).where(t.items.c.key == "t1")
+        ).scalar_one()
+    assert json.loads(label) == ["health", "sports"]  # label-space order
+
+
+# ---------------------------------------------------------------- fields outside the schema
+
+
+def items_by_key(store) -> dict[str, tuple[dict, dict, str]]:
+    """key -> (data, meta, content hash) of every item."""
+    it = t.items
+    with store.read() as conn:
+        rows = conn.execute(select(it.c.key, it.c.data, it.c.meta, it.c.content_hash)).all()
+    return {r.key: (json.loads(r.data), json.loads(r.meta), r.content_hash) for r in rows}
+
+
+def test_undeclared_fields_are_metadata_outside_the_hash(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    assert cli("schema", "apply", str(tmp_path / "schema.yaml")).code == 0
+    path = tmp_path / "items.csv"
+    path.write_text("id,text,label,author\nm1,hello,spam,ann\nm2,bye,ham,\n")
+    result = cli("import", "items", str(path))
+    assert result.code == 0, result.err
+    warning = [x for x in result.err.splitlines() if x.startswith("warning:")]
+    assert warning == [
+        "warning: fields not declared in schema 1.0 inputs: label (2 rows), author (1 rows); "
+        "kept as item metadata (not shown to annotators, not in the content hash)"
+    ]
+    items = items_by_key(store)
+    assert items["m1"][:2] == (
+        {"text": "hello"},
+        {"undeclared": {"label": "spam", "author": "ann"}},
+    )
+    assert items["m1"][2] == item_content_hash({"text": "hello"})
+    report = import_items(store, None, path)
+    assert (report.duplicates, report.undeclared_fields) == (2, {"label": 2, "author": 1})
+
+    # telemetry for the same text attaches to the item instead of creating another
+    tel = ingest_telemetry(
+        store,
+        None,
+        [
+            {
+                "input": {"text": "hello", "channel": "sms"},
+                "prediction": "spam",
+                "confidence": 0.9,
+                "model": "m",
+                "model_version": "1",
+                "timestamp": "2026-01-01T00:00:00Z",
+            }
+        ],
+    )
+    assert (tel.new_items, tel.matched_items, tel.added) == (0, 1, 1)
+    assert tel.undeclared_fields == {"channel": 1}
+
+
+def test_items_without_id_dedupe_on_declared_content(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    cli("schema", "apply", str(tmp_path / "schema.yaml"))
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"text": "hi", "source": "a"}\n{"text": "hi", "source": "b"}\n')
+    report = import_items(store, None, path)
+    assert (report.added, report.duplicates) == (1, 1)
+    key = item_key(None, item_content_hash({"text": "hi"}))
+    assert items_by_key(store)[key][1] == {"undeclared": {"source": "a"}}
+
+
+def test_items_imported_before_the_schema_declared_inputs_are_not_duplicated(
+    workspace, store, cli, tmp_path
+):
+    with_id = tmp_path / "with_id.csv"
+    with_id.write_text("id,text,label\nm1,hello,spam\n")
+    no_id = tmp_path / "no_id.jsonl"
+    no_id.write_text('{"text": "hi", "label": "ham"}\n')
+    import_items(store, None, with_id)
+    import_items(store, None, no_id)
+    before = items_by_key(store)
+    assert before["m1"][0] == {"text": "hello", "label": "spam"}  # no schema: all content
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    cli("schema", "apply", str(tmp_path / "schema.yaml"))
+    # the same files again under the schema's inputs: duplicates (stored hashes kept)
+    for path in (with_id, no_id):
+        report = import_items(store, None, path)
+        assert (report.added, report.duplicates, report.rejected) == (0, 1, 0)
+    after = items_by_key(store)
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert len(after) == len(before) + 2  # the schema's two worked examples
+
+
+def test_worked_examples_and_imported_rows_share_one_identity(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    assert cli("schema", "apply", str(tmp_path / "schema.yaml")).code == 0
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"text": "see you at 6", "label": "ham"}\n')
+    report = import_items(store, None, path)
+    assert (report.added, report.duplicates) == (0, 1)  # the worked example's item
+    key = item_key(None, item_content_hash({"text": "see you at 6"}))
+    assert items_by_key(store)[key][1]["calibration"] is True
+
+
+def test_a_row_with_no_declared_field_is_rejected_not_collapsed(workspace, store, cli, tmp_path):
+    (tmp_path / "schema.yaml").write_text(
+        SCHEMA.replace("    required: true\nlabels:", "    required: false\nlabels:")
+    )
+    assert cli("schema", "apply", str(tmp_path / "schema.yaml")).code == 0
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"text": "hi"}\n{"body": "a"}\n{"body": "b"}\n')
+    with pytest.raises(InvalidInput) as info:
+        import_items(store, None, path)
+    assert "line 2" in str(info.value)
+    assert "saw only fields the schema does not declare ['body']" in str(info.value)
+    report = import_items(store, None, path, skip_invalid=True)
+    assert (report.added, report.rejected, report.undeclared_fields) == (1, 2, None)

@@ -218,3 +218,25 @@ def test_concurrent_imports_neither_lose_nor_duplicate(store, tmp_path):
     assert not errors
     assert counts(store) == (450, 450)
     assert verify_chain(store, None).ok
+
+
+def test_records_from_before_the_schema_declared_inputs_are_not_duplicated(store, tmp_path):
+    records = [record(i, input={"text": f"message {i}", "channel": "sms"}, request_id=None)
+               for i in range(3)]  # fmt: skip
+    first = ingest_telemetry(store, None, records)  # no schema: the whole input is content
+    assert (first.new_items, first.added, first.undeclared_fields) == (3, 3, None)
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    apply_schema_file(store, None, tmp_path / "schema.yaml")
+    before = counts(store)
+    again = ingest_telemetry(store, None, records)
+    # same items (found by their stored whole-input hash), same idempotency keys
+    assert (again.new_items, again.matched_items, again.added) == (0, 3, 0)
+    assert again.undeclared_fields == {"channel": 3}
+    assert counts(store) == before
+    # stored hashes stay as they were: the same text with another channel matches neither
+    # hash of the old item, so it gets an item hashed on the declared text only ...
+    web = ingest_telemetry(store, None, [record(0, input={"text": "message 0", "channel": "web"})])
+    assert (web.new_items, web.added) == (1, 1)
+    # ... which every later record with that text attaches to, whatever its channel
+    app = ingest_telemetry(store, None, [record(1, input={"text": "message 0", "channel": "app"})])
+    assert (app.new_items, app.matched_items, app.added) == (0, 1, 1)

@@ -53,3 +53,17 @@ def open_workspace() -> Any:
 
 def print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, sort_keys=True))
+
+
+def warn_undeclared(report: Any) -> None:
+    """One warning line when items had fields the schema does not declare."""
+    fields = getattr(report, "undeclared_fields", None)
+    if not fields:
+        return
+    listed = ", ".join(f"{name} ({n:,} rows)" for name, n in list(fields.items())[:10])
+    more = f" and {len(fields) - 10} more" if len(fields) > 10 else ""
+    typer.echo(
+        f"warning: fields not declared in schema {report.schema_version} inputs: {listed}{more}; "
+        "kept as item metadata (not shown to annotators, not in the content hash)",
+        err=True,
+    )

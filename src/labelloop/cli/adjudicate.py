@@ -13,7 +13,9 @@ from labelloop.cli import app
 _HELP = " ".join(
     [
         "Infer each task's label from crowd answers (truth inference).",
-        "\n\nFile mode: ANSWERS.csv has columns worker,task,label. Repeated answers of one",
+        "\n\nFile mode: ANSWERS is CSV with columns worker,task,label, or JSONL (.jsonl) with",
+        "those fields; one label per answer (multi-label answers are not supported yet).",
+        "Repeated answers of one",
         "worker on one task are reduced to the worker's LAST answer in file order before",
         "fitting. OUT.csv gets task,label,confidence (confidence = posterior probability of",
         "the chosen label). With --gold, accuracy on the gold tasks is reported; gold is NOT",
@@ -34,11 +36,13 @@ _HELP = " ".join(
 @app.command("aggregate", help=_HELP, rich_help_panel="Adjudicate")
 def aggregate(
     answers: Path | None = typer.Argument(
-        None, help="ANSWERS.csv (worker,task,label). Omit for project mode.", show_default=False
+        None,
+        help="ANSWERS.csv or .jsonl (worker,task,label). Omit for project mode.",
+        show_default=False,
     ),
     method: str = typer.Option("auto", "--method", "-m", help="Aggregator name."),
     gold: Path | None = typer.Option(
-        None, "--gold", help="GOLD.csv (task,label) to score against."
+        None, "--gold", help="GOLD.csv or .jsonl (task,label) to score against."
     ),
     clamp_gold: bool = typer.Option(
         False, "--clamp-gold", help="Use gold labels as known labels while fitting."

@@ -11,10 +11,10 @@ from labelloop.cli import app
 
 if TYPE_CHECKING:
     from labelloop.core.disagreement import SchemaGapReport
-    from labelloop.formats.answers_csv import AnswerTable
+    from labelloop.formats.answers import AnswerTable
 
-_HELP = """Measure inter-annotator agreement of ANSWERS.csv (worker,task,label), or without
-a file of the workspace project's answers (its labelers as workers, --kind to choose).
+_HELP = """Measure inter-annotator agreement of ANSWERS (CSV or JSONL: worker,task,label), or
+without a file of the workspace project's answers (its labelers as workers, --kind to choose).
 
 Reports percent agreement, mean pairwise Cohen's kappa, Fleiss' kappa and Krippendorff's
 alpha (--level nominal|ordinal|interval), each with a bootstrap percentile interval over
@@ -39,7 +39,7 @@ _BAND_STYLE = {
 def agreement(
     answers: Path | None = typer.Argument(
         None,
-        help="ANSWERS.csv (worker,task,label). Omit for the project's answers.",
+        help="ANSWERS.csv or .jsonl (worker,task,label). Omit for the project's answers.",
         show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from labelloop.cli import app
-from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
+from labelloop.cli._common import (
+    JsonOpt,
+    ProjectOpt,
+    open_workspace,
+    print_json,
+    progress_bar,
+    warn_undeclared,
+)
 
 telemetry_app = typer.Typer(
     help="Production model telemetry: predictions become answers of model labelers.",
@@ -63,6 +70,7 @@ def telemetry_import(
             progress=progress,
             parallel=parallel,
         )
+    warn_undeclared(report)
     if as_json:
         print_json(report.as_dict())
         return

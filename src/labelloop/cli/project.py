@@ -10,7 +10,14 @@ from typing import Annotated, Any
 import typer
 
 from labelloop.cli import app, fail
-from labelloop.cli._common import JsonOpt, ProjectOpt, open_workspace, print_json, progress_bar
+from labelloop.cli._common import (
+    JsonOpt,
+    ProjectOpt,
+    open_workspace,
+    print_json,
+    progress_bar,
+    warn_undeclared,
+)
 
 import_app = typer.Typer(
     help="Import items, existing answers or gold into the project.",
@@ -120,6 +127,7 @@ def project_list(as_json: JsonOpt = False) -> None:
 
 
 def _report(report: Any, as_json: bool) -> None:
+    warn_undeclared(report)
     if as_json:
         print_json(report.as_dict())
         return
@@ -133,6 +141,28 @@ def _report(report: Any, as_json: bool) -> None:
     if report.rejected:
         parts.append(f"{report.rejected:,} rejected -> {report.rejects_file}")
     typer.echo(f"{report.source}: {report.rows:,} rows; " + ", ".join(parts))
+
+
+SkipInvalidOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid", help="Import valid rows; write rejected rows with reasons to a file."
+    ),
+]
+RejectsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects", help="Where --skip-invalid writes rejects (default: PATH.rejects.jsonl)."
+    ),
+]
+LabelDelimiterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--label-delimiter",
+        help="Multi-label schemas, CSV: split label cells on this (e.g. '|'). "
+        'JSONL takes JSON lists ("label": ["a", "b"]).',
+    ),
+]
 
 
 @import_app.command("items")
@@ -149,18 +179,8 @@ def import_items_cmd(
         str | None,
         typer.Option("--id-field", help="Field holding the external id (default: id, else task)."),
     ] = None,
-    skip_invalid: Annotated[
-        bool,
-        typer.Option(
-            "--skip-invalid", help="Import valid rows; write rejected rows with reasons to a file."
-        ),
-    ] = False,
-    rejects: Annotated[
-        Path | None,
-        typer.Option(
-            "--rejects", help="Where --skip-invalid writes rejects (default: PATH.rejects.jsonl)."
-        ),
-    ] = None,
+    skip_invalid: SkipInvalidOpt = False,
+    rejects: RejectsOpt = None,
     as_json: JsonOpt = False,
     max_item_bytes: Annotated[
         int | None,
@@ -173,6 +193,10 @@ def import_items_cmd(
     ] = None,
 ) -> None:
     """Import items (deduplicated by id or content hash; re-importing a file adds nothing).
+
+    When the schema declares `inputs`, only those fields are the item's content (shown to
+    annotators, in the content hash); other fields are kept as item metadata and listed in
+    a warning.
 
     Atomic by default: one invalid row aborts the import, nothing is written, and the
     error names the file, line and field.
@@ -196,32 +220,58 @@ def import_items_cmd(
 
 @import_app.command("answers")
 def import_answers_cmd(
-    path: Annotated[Path, typer.Argument(help="CSV with header worker,task,label[,time].")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="CSV (header worker,task,label[,time]) or JSONL with those fields."),
+    ],
     project: ProjectOpt = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="Labeler kind of the workers: human, expert, model, llm or rule."
+        ),
+    ] = "human",
+    label_delimiter: LabelDelimiterOpt = None,
+    skip_invalid: SkipInvalidOpt = False,
+    rejects: RejectsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import existing answers as events of human labelers; unknown task ids become items.
+    """Import existing answers as events of labelers of one kind; unknown task ids become items.
 
-    `time` is seconds spent (a number) or when the answer was given (ISO-8601).
+    `time` is seconds spent (a number) or when the answer was given (ISO-8601). Atomic by
+    default: one invalid row aborts the import, nothing is written, and the error names
+    the file, line and field.
     """
     from labelloop.service.imports import import_answers
 
     with open_workspace() as ws, progress_bar("importing answers") as progress:
-        report = import_answers(ws.store, project, path, progress=progress)
+        report = import_answers(
+            ws.store,
+            project,
+            path,
+            labeler_kind=kind,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects,
+            label_delimiter=label_delimiter,
+            progress=progress,
+        )
     _report(report, as_json)
 
 
 @import_app.command("gold")
 def import_gold_cmd(
-    path: Annotated[Path, typer.Argument(help="CSV with header task,label.")],
+    path: Annotated[
+        Path, typer.Argument(help="CSV (header task,label) or JSONL with those fields.")
+    ],
     project: ProjectOpt = None,
+    label_delimiter: LabelDelimiterOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import gold labels (a changed gold label becomes a new gold event)."""
     from labelloop.service.imports import import_gold
 
     with open_workspace() as ws:
-        report = import_gold(ws.store, project, path)
+        report = import_gold(ws.store, project, path, label_delimiter=label_delimiter)
     _report(report, as_json)
 
 

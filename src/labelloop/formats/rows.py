@@ -54,7 +54,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import decimal
-import hashlib
 import io
 import itertools
 import json
@@ -73,6 +72,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as pa_ipc
 import pyarrow.parquet as pq
 
+from labelloop.core.identity import item_content_hash
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
 from labelloop.settings import DEFAULT_MAX_ITEM_BYTES
@@ -132,7 +132,8 @@ class ItemRow:
     media: str | None
     """The ``media`` reference (URL or path), ``None`` when absent."""
     content_hash: str
-    """``content_hash({"data": data, "media": media})``: ids and metadata excluded."""
+    """:func:`~labelloop.core.identity.item_content_hash` of ``data`` and ``media`` (every
+    field: the import service narrows it to the schema's declared fields)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,17 +147,6 @@ class RejectedRow:
 
 
 Row: TypeAlias = ItemRow | RejectedRow
-
-
-# Hashing hot path: ``canonical_json`` uses an encoder built once (see core.provenance).
-_sha256 = hashlib.sha256
-
-
-def _item_hash(data: dict[str, Any], media: str | None) -> str:
-    """``content_hash({"data": data, "media": media})`` ("data" sorts before "media")."""
-    media_json = "null" if media is None else canonical_json(media)
-    text = '{"data":' + canonical_json(data) + ',"media":' + media_json + "}"
-    return _sha256(text.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,11 +308,10 @@ class _RowMaker:
         general = self.make
         if self.split is not None:
             return general
-        encode = canonical_json
         id_key = self.id_key
         id_required = self.id_required
         missing = _MISSING
-        sha = _sha256
+        item_hash = item_content_hash
         item_row = ItemRow
 
         def make(obj: dict[str, Any], line: int, raw: str | None) -> Row:
@@ -343,9 +332,7 @@ class _RowMaker:
                     obj[id_key] = value  # type: ignore[index]
                 return general(obj, line, raw)
             try:
-                digest = sha(
-                    ('{"data":' + encode(obj) + ',"media":null}').encode("utf-8")
-                ).hexdigest()
+                digest = item_hash(obj)
             except (TypeError, ValueError, UnicodeEncodeError):
                 if external_id is not None:
                     obj[id_key] = value  # type: ignore[index]
@@ -406,14 +393,14 @@ class _RowMaker:
                     )
                 media = media_value
         try:
-            digest = _item_hash(obj, media)
+            digest = item_content_hash(obj, media)
         except (TypeError, ValueError, UnicodeEncodeError):
             normalized, problem = _normalize_row(obj, media)
             if problem is not None:  # NaN, bytes, lone surrogates, ...
                 field, message = problem
                 return self._fail(obj, line, raw, id_value, meta_value, media_value, field, message)
             obj = normalized  # only convertible values (dates, decimals): keep them as JSON
-            digest = _item_hash(obj, media)
+            digest = item_content_hash(obj, media)
         return ItemRow(line, external_id, obj, metadata, media, digest)
 
     def _metadata(self, value: Any) -> dict[str, Any] | str:

@@ -8,8 +8,10 @@ A record::
      "request_id": "r-123"}
 
 ``input`` is the item's content (a string means ``{"text": string}``); its content hash is
-the item importer's (``content_hash({"data": input, "media": None})``), so telemetry attaches
-to items imported before (by id or content) and later item imports deduplicate against it.
+the item importer's (:func:`~labelloop.core.identity.item_content_hash`, over the schema's
+declared fields when it declares ``inputs``: the import service narrows it), so telemetry
+attaches to items imported before (by id or content) and later item imports deduplicate
+against it.
 ``probabilities`` (label -> probability, each in [0, 1], summing to 1 within 0.01) or
 ``confidence`` (in [0, 1]) is required; with both, ``confidence`` must equal the predicted
 label's probability. ``timestamp`` is ISO-8601 (no zone means UTC). ``request_id`` (string or
@@ -29,10 +31,10 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from hashlib import sha256
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from labelloop.core.identity import item_content_hash
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
 from labelloop.formats.rows import RejectedRow
@@ -183,7 +185,7 @@ def _check(obj: Any, line: int) -> TelemetryRecord:
         data_json = canonical_json(data)
     except (TypeError, ValueError):
         raise _Bad("input", "holds NaN or Infinity; expected JSON numbers") from None
-    digest = sha256(('{"data":' + data_json + ',"media":null}').encode("utf-8")).hexdigest()
+    digest = item_content_hash(data, data_json=data_json)
     prediction = obj.get("prediction")
     if type(prediction) is not str or not prediction:
         seen = "no value" if "prediction" not in obj else _kind(prediction)

@@ -16,7 +16,7 @@ import numpy as np
 from labelloop.core.aggregate import make_aggregator, resolve_name
 from labelloop.core.answers import ABSTAIN, LabelSpace
 from labelloop.errors import InvalidInput
-from labelloop.formats.answers_csv import read_answers_csv, read_gold_csv, write_labels_csv
+from labelloop.formats.answers import read_answers, read_gold, write_labels_csv
 
 
 def aggregate_file(
@@ -47,7 +47,7 @@ def aggregate_file(
             space = LabelSpace(tuple(labels))
         except ValueError as exc:
             raise InvalidInput(f"--labels: {exc}") from None
-    table = read_answers_csv(answers_path, label_space=space)
+    table = read_answers(answers_path, label_space=space)
     raw = table.answers
     ans = raw.deduplicate(keep="last")
     single = np.flatnonzero(ans.answers_per_item() == 1)
@@ -55,7 +55,7 @@ def aggregate_file(
     gold_codes = None
     n_gold_listed = 0
     if gold_path is not None:
-        gold_map = read_gold_csv(gold_path)
+        gold_map = read_gold(gold_path)
         n_gold_listed = len(gold_map)
         index = {task: i for i, task in enumerate(table.item_ids)}
         gold_codes = np.full(ans.n_items, ABSTAIN, dtype=np.int64)

@@ -15,7 +15,7 @@ import numpy as np
 from labelloop.core.answers import Answers
 from labelloop.core.disagreement import SchemaGapReport
 from labelloop.errors import InvalidInput
-from labelloop.formats.answers_csv import AnswerTable
+from labelloop.formats.answers import AnswerTable
 from labelloop.service.agreement_files import agreement_of
 from labelloop.service.schemas import require_schema
 from labelloop.store import listing, repo

@@ -13,7 +13,7 @@ from labelloop.core import agreement as ag
 from labelloop.core.agreement import AgreementResult
 from labelloop.core.disagreement import SchemaGapReport, schema_gap_report
 from labelloop.errors import InvalidInput
-from labelloop.formats.answers_csv import AnswerTable, read_answers_csv
+from labelloop.formats.answers import AnswerTable, read_answers
 
 
 def _num(x: float) -> float | None:
@@ -69,7 +69,7 @@ def agreement_file(
 ) -> tuple[dict[str, Any], SchemaGapReport | None, AnswerTable]:
     """Agreement of a ``worker,task,label`` file: (JSON-ready summary, gap report, table)."""
     _check_options(level, keep, confidence)
-    table = read_answers_csv(path)
+    table = read_answers(path)
     return agreement_of(
         table,
         {"file": str(path)},

@@ -12,9 +12,10 @@ or route never picks them, and :func:`requeue_batch` returns in-flight items nob
 
 Export writes the open items (or those of ``statuses``) with everything an annotation tool
 needs: the item key as ``task`` (what `labelloop import answers` reads back), the item's
-data, rank, score, reason, and the model suggestion only where the batch may show it (an
-audit is blind). JSONL keeps the data nested; CSV puts the data's top-level fields in
-columns (nested values as JSON text).
+data (only the fields the schema declares in ``inputs``, when it declares any), rank, score,
+reason, and the model suggestion only where the batch may show it (an audit is blind).
+JSONL keeps the data nested; CSV puts the data's top-level fields in columns (nested values
+as JSON text).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import func, select, update
 
 from labelloop.errors import Conflict, InvalidInput, NotFound
 from labelloop.formats.files import atomic_path
+from labelloop.service.schemas import current_schema, declared_fields
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
@@ -205,10 +207,12 @@ def _batch_records(
             f"`labelloop batch requeue {batch_id}` returns unfinished in-flight items; export "
             "without --claim to write them again"
         )
+    found = current_schema(conn, project)
+    declared = declared_fields(found[1] if found is not None else None)
     records = [
         {
             "task": r.key,
-            "data": json.loads(r.data),
+            "data": _shown(json.loads(r.data), declared),
             "batch": batch_id,
             "kind": summary.kind,
             "rank": int(r.rank),
@@ -220,6 +224,14 @@ def _batch_records(
         for r in rows
     ]
     return records, claimed
+
+
+def _shown(data: dict[str, Any], declared: frozenset[str] | None) -> dict[str, Any]:
+    """What annotators see: the schema's declared fields when it declares any (items stored
+    before it did may hold other fields), else every field."""
+    if declared is None:
+        return data
+    return {name: value for name, value in data.items() if name in declared}
 
 
 def requeue_batch(store: Store, project_name: str | None, batch_id: int) -> int:

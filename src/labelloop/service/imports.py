@@ -8,21 +8,37 @@ database (which already holds the earlier batches of the same transaction).
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from labelloop.core.provenance import canonical_json, content_hash, sha256_hex
+from labelloop.core.identity import (
+    STUB_DATA,
+    is_stub,
+    item_content_hash,
+    item_key,
+    split_declared,
+    stub_content_hash,
+)
+from labelloop.core.provenance import canonical_json, sha256_hex
 from labelloop.errors import InvalidInput
+from labelloop.formats.answers import (
+    GOLD_FIELDS,
+    AnswerRow,
+    answer_format,
+    gold_conflict,
+    iter_answer_rows,
+)
 from labelloop.formats.rows import ItemRow, RejectedRow, iter_row_batches
-from labelloop.service.schemas import current_schema, ensure_labels
+from labelloop.schema import MultiLabelSchema, Schema
+from labelloop.service.schemas import current_schema, declared_fields, ensure_labels
 from labelloop.settings import get_settings
 from labelloop.store import repo
+from labelloop.store import tables as t
 from labelloop.store.engine import Store
 
 Progress = Callable[[int], None]
@@ -43,32 +59,59 @@ class ImportReport:
     rejects_file: str | None = None
     new_items: int = 0
     schema_version: str | None = None
+    undeclared_fields: dict[str, int] | None = None
+    """Item fields the schema does not declare -> rows that had them (kept as metadata)."""
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def stub_hash(key: str) -> str:
-    """Content hash of an item known only by its id (created by an answers/gold import)."""
-    return content_hash({"stub": key})
-
-
-def item_row_for(data: dict[str, Any], *, source: str, media: str | None = None) -> dict[str, Any]:
-    """Item row for content without an external id (keyed by its content hash)."""
-    digest = content_hash({"data": data, "media": media})
+def item_row_for(
+    data: dict[str, Any],
+    *,
+    source: str,
+    media: str | None = None,
+    declared: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """Item row for content without an external id (keyed by its content hash); fields
+    outside ``declared`` (the schema's inputs, when it declares any) go to its metadata."""
+    content, undeclared = split_declared(data, declared)
+    digest = item_content_hash(content, media)
     return {
-        "key": "sha256:" + digest,
+        "key": item_key(None, digest),
         "external_id": None,
         "content_hash": digest,
-        "data": canonical_json(data),
-        "meta": "{}",
+        "data": canonical_json(content),
+        "meta": canonical_json({"undeclared": undeclared}) if undeclared else "{}",
         "media": media,
         "source": source,
     }
 
 
-def _raise_rejected(path: Path, rej: RejectedRow) -> None:
+def _narrow(row: ItemRow, declared: frozenset[str]) -> tuple[ItemRow, dict[str, Any]]:
+    """The row with only declared fields as content (hashed) and the rest as its metadata's
+    ``undeclared``; and the rest."""
+    content, undeclared = split_declared(row.data, declared)
+    if not undeclared:
+        return row, undeclared
+    narrowed = replace(
+        row,
+        data=content,
+        metadata={**row.metadata, "undeclared": undeclared},
+        content_hash=item_content_hash(content, row.media),
+    )
+    return narrowed, undeclared
+
+
+def _no_declared_field(extra: dict[str, Any], declared: frozenset[str]) -> str:
+    return (
+        f"saw only fields the schema does not declare {sorted(extra)}; expected at least one "
+        f"of its inputs {sorted(declared)} (or a media reference)"
+    )
+
+
+def _raise_rejected(path: Path, rej: RejectedRow) -> NoReturn:
     raise InvalidInput(rej.message, source=str(path), line=rej.line, field=rej.field)
 
 
@@ -123,6 +166,8 @@ def import_items(
             project = repo.get_project(conn, project_name, lock=True)
             found = current_schema(conn, project)
             schema = None if found is None or found[1].is_open else found[1]
+            declared = declared_fields(schema)
+            undeclared: Counter[str] = Counter()
             batches = iter_row_batches(
                 path,
                 format=format,
@@ -132,20 +177,36 @@ def import_items(
             )
             for batch in batches:
                 valid: list[ItemRow] = []
+                legacy: dict[str, str] = {}
                 for row in batch:
                     if isinstance(row, RejectedRow):
                         rejects.add(row)
                         continue
+                    extra: dict[str, Any] = {}
+                    if declared is not None:
+                        full_hash = row.content_hash
+                        row, extra = _narrow(row, declared)
+                        if extra and not row.data and row.media is None:
+                            message = _no_declared_field(extra, declared)
+                            rejects.add(RejectedRow(row.line, None, message, canonical_json(extra)))
+                            continue
+                        if extra:  # items stored before the schema declared inputs: every field
+                            legacy[item_key(row.external_id, row.content_hash)] = full_hash
                     problems = schema.check_item(row.data) if schema is not None else []
                     if problems:
                         name, message = problems[0]
                         rejects.add(RejectedRow(row.line, name, message, canonical_json(row.data)))
                         continue
+                    undeclared.update(extra.keys())
                     valid.append(row)
                 report.rows += len(batch)
-                _store_item_batch(conn, project, valid, str(path), report, rejects)
+                _store_item_batch(conn, project, valid, str(path), report, rejects, legacy)
                 if progress is not None:
                     progress(report.rows)
+            if schema is not None:
+                report.schema_version = schema.version
+            if undeclared:
+                report.undeclared_fields = dict(undeclared.most_common())
     finally:
         report.rejects_file = rejects.close()
     report.rejected = rejects.count
@@ -159,10 +220,15 @@ def _store_item_batch(
     source: str,
     report: ImportReport,
     rejects: RejectedRows,
+    legacy: dict[str, str] | None = None,
 ) -> None:
-    keyed = [(row.external_id or "sha256:" + row.content_hash, row) for row in rows]
+    """Store new items, fill stubs, count duplicates. ``legacy``: item key -> the hash the
+    row had over all its fields (how items were hashed before the schema declared inputs)."""
+    legacy = legacy or {}
+    keyed = [(item_key(row.external_id, row.content_hash), row) for row in rows]
     existing = repo.find_item_hashes(conn, project, [k for k, _ in keyed])
     no_id = [row.content_hash for k, row in keyed if row.external_id is None]
+    no_id += [legacy[k] for k, row in keyed if row.external_id is None and k in legacy]
     by_content = repo.find_items_by_content(conn, project, no_id) if no_id else {}
     new: dict[str, dict[str, Any]] = {}
     fills: list[dict[str, Any]] = []
@@ -171,9 +237,9 @@ def _store_item_batch(
         if seen_hash is None and key in new:
             seen_hash = new[key]["content_hash"]
         if seen_hash is not None:
-            if seen_hash == row.content_hash:
+            if seen_hash in (row.content_hash, legacy.get(key)):
                 report.duplicates += 1
-            elif seen_hash == stub_hash(key):
+            elif is_stub(key, seen_hash):
                 fills.append(_row_dict(key, row, source))
                 existing[key] = row.content_hash
                 report.filled += 1
@@ -188,7 +254,9 @@ def _store_item_batch(
                     )
                 )
             continue
-        if row.external_id is None and row.content_hash in by_content:
+        if row.external_id is None and (
+            row.content_hash in by_content or legacy.get(key) in by_content
+        ):
             report.duplicates += 1
             continue
         new[key] = _row_dict(key, row, source)
@@ -212,78 +280,98 @@ def _row_dict(key: str, row: ItemRow, source: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- answers and gold
 
 
-@dataclass(frozen=True)
-class _CsvRow:
-    line: int
-    values: dict[str, str]
+class _Labels:
+    """Checks a file's labels against the project's schema (single label or a list)."""
 
-
-def _iter_csv(
-    path: Path, required: tuple[str, ...], optional: tuple[str, ...]
-) -> Iterator[_CsvRow]:
-    if not path.is_file():
-        raise InvalidInput(f"file not found: {path}")
-    try:
-        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115
-    except OSError as exc:
-        raise InvalidInput(f"cannot read file: {exc.strerror}", source=str(path)) from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader, None)
-        except UnicodeDecodeError:
-            raise InvalidInput("not UTF-8 text", source=str(path), line=1) from None
-        if header is None:
+    def __init__(self, conn: Any, project: repo.Project, path: Path, delimiter: str | None):
+        found = current_schema(conn, project)
+        self.schema: Schema | None = found[1] if found is not None else None
+        self.version_id = found[0] if found is not None else None
+        self.open = self.schema is None or self.schema.is_open
+        self.path = path
+        self.seen: set[str] = set()
+        if delimiter is not None and not isinstance(self.schema, MultiLabelSchema):
             raise InvalidInput(
-                f"file is empty; expected a header {','.join(required)}", source=str(path)
-            )
-        header = [h.strip() for h in header]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise InvalidInput(
-                f"missing column(s) {missing}; header seen {header}, expected "
-                f"{','.join(required)}" + (f"[,{','.join(optional)}]" if optional else ""),
+                f"--label-delimiter splits multi-label answers, but {self._label_set()}; "
+                "expected one label per row (drop --label-delimiter)",
                 source=str(path),
-                line=1,
             )
-        wanted = [(c, header.index(c)) for c in (*required, *optional) if c in header]
-        line = reader.line_num
-        while True:
-            start = line + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError:
-                raise InvalidInput("not UTF-8 text", source=str(path), line=start) from None
-            except csv.Error as exc:
-                raise InvalidInput(f"malformed CSV: {exc}", source=str(path), line=start) from None
-            line = reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue
-            if len(record) != len(header):
-                raise InvalidInput(
-                    f"{len(record)} fields, expected {len(header)} as in the header {header}",
-                    source=str(path),
-                    line=start,
+
+    def _label_set(self) -> str:
+        if self.schema is None or self.schema.is_open:
+            return "the project's open label set is single-label"
+        return f"schema {self.schema.version} is {self.schema.task}"
+
+    def check(self, row: AnswerRow) -> Any:
+        """The label to store (a string, or a list in label-space order), or a RejectedRow."""
+        schema = self.schema
+        if isinstance(schema, MultiLabelSchema):
+            if isinstance(row.label, str):
+                how = (
+                    'a JSON list of labels like ["a", "b"]'
+                    if answer_format(self.path) == "jsonl"
+                    else "labels split by --label-delimiter (e.g. --label-delimiter '|')"
                 )
-            yield _CsvRow(start, {c: record[i].strip() for c, i in wanted})
-
-
-def _check_required(path: Path, row: _CsvRow, names: tuple[str, ...]) -> None:
-    for name in names:
-        if not row.values[name]:
-            raise InvalidInput(
-                "empty value; expected a non-empty string",
-                source=str(path),
-                line=row.line,
-                field=name,
+                return self._reject(
+                    row, f"saw the single label {row.label!r}; {self._label_set()}, expected {how}"
+                )
+            try:
+                return list(schema.check_labels(row.label))
+            except InvalidInput as exc:
+                return self._reject(row, f"{exc.reason} (schema {schema.version})")
+        if not isinstance(row.label, str):
+            return self._reject(
+                row,
+                f"saw a list of labels {list(row.label)}; {self._label_set()}, expected one label",
             )
+        if schema is not None and not schema.is_open and row.label not in schema.label_space:
+            return self._reject(
+                row,
+                f"label {row.label!r} is not in schema {schema.version} labels "
+                f"{list(schema.label_space.labels)}",
+            )
+        self.seen.add(row.label)
+        return row.label
+
+    def version(self) -> int:
+        """Schema version id the labels are recorded under (known once a valid row is)."""
+        assert self.version_id is not None, "prepare() records the open label set first"
+        return self.version_id
+
+    def _reject(self, row: AnswerRow, message: str) -> RejectedRow:
+        return RejectedRow(row.line, "label", message, _raw_answer(row))
+
+    def prepare(
+        self, conn: Any, project: repo.Project, rows: Iterator[Any], skip: bool
+    ) -> str | None:
+        """Before writing: with an open label set, extend it once by every valid row's label
+        (so the whole file is recorded under one schema version); returns that version."""
+        if self.open:
+            for row in rows:
+                if isinstance(row, RejectedRow):
+                    if not skip:
+                        _raise_rejected(self.path, row)
+                    continue
+                label = self.check(row)
+                if isinstance(label, RejectedRow) and not skip:
+                    _raise_rejected(self.path, label)
+            if self.seen:
+                self.version_id, self.schema, _ = ensure_labels(conn, project, self.seen)
+        return None if self.schema is None else self.schema.version
 
 
-def _parse_time(path: Path, row: _CsvRow) -> tuple[int | None, str | None]:
-    """`time` is seconds spent (a number) or when the answer was given (ISO-8601)."""
-    raw = row.values.get("time", "")
+def _raw_answer(row: AnswerRow) -> str:
+    record: dict[str, Any] = {"task": row.task, "label": row.label}
+    if row.worker is not None:
+        record["worker"] = row.worker
+    if row.time is not None:
+        record["time"] = row.time
+    return canonical_json(record)
+
+
+def _parse_time(raw: str | None) -> tuple[int | None, str | None]:
+    """`time` is seconds spent (a number) or when the answer was given (ISO-8601);
+    :class:`ValueError` says what is wrong."""
     if not raw:
         return None, None
     try:
@@ -292,51 +380,29 @@ def _parse_time(path: Path, row: _CsvRow) -> tuple[int | None, str | None]:
         pass
     else:
         if seconds < 0 or seconds != seconds or seconds == float("inf"):
-            raise InvalidInput(
-                f"time {raw!r} is not a valid duration; expected seconds >= 0",
-                source=str(path),
-                line=row.line,
-                field="time",
-            )
+            raise ValueError(f"time {raw!r} is not a valid duration; expected seconds >= 0")
         return round(seconds * 1000), None
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(
-            f"time {raw!r} is neither seconds spent nor an ISO-8601 timestamp",
-            source=str(path),
-            line=row.line,
-            field="time",
+        raise ValueError(
+            f"time {raw!r} is neither seconds spent nor an ISO-8601 timestamp"
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return None, when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _prepare_labels(
-    conn: Any, project: repo.Project, path: Path, required: tuple[str, ...]
-) -> tuple[int, str]:
-    """First pass: check every label against the schema (or extend the open label set)."""
-    labels: set[str] = set()
-    first_line: dict[str, int] = {}
-    for row in _iter_csv(path, required, ()):
-        _check_required(path, row, required)
-        label = row.values["label"]
-        if label not in labels:
-            labels.add(label)
-            first_line[label] = row.line
-    if not labels:
-        raise InvalidInput("file has a header but no rows", source=str(path))
-    version_id, schema, unknown = ensure_labels(conn, project, labels)
-    if unknown:
-        bad = min(unknown, key=lambda x: first_line[x])
-        raise InvalidInput(
-            f"label {bad!r} is not in schema {schema.version} labels {list(schema.label_space.labels)}",
-            source=str(path),
-            line=first_line[bad],
-            field="label",
-        )
-    return version_id, schema.version
+def _stub_row(key: str, source: str) -> dict[str, Any]:
+    return {
+        "key": key,
+        "external_id": key,
+        "content_hash": stub_content_hash(key),
+        "data": STUB_DATA,
+        "meta": "{}",
+        "media": None,
+        "source": source,
+    }
 
 
 def _item_ids_creating_stubs(
@@ -345,22 +411,7 @@ def _item_ids_creating_stubs(
     ids = repo.find_item_ids(conn, project, tasks)
     missing = sorted({t for t in tasks if t not in ids})
     if missing:
-        repo.insert_items(
-            conn,
-            project,
-            [
-                {
-                    "key": t,
-                    "external_id": t,
-                    "content_hash": stub_hash(t),
-                    "data": "{}",
-                    "meta": "{}",
-                    "media": None,
-                    "source": source,
-                }
-                for t in missing
-            ],
-        )
+        repo.insert_items(conn, project, [_stub_row(t, source) for t in missing])
         report.new_items += len(missing)
         ids.update(repo.find_item_ids(conn, project, missing))
     return ids
@@ -372,63 +423,114 @@ def import_answers(
     path: Path,
     *,
     labeler_kind: str = "human",
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    label_delimiter: str | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import `worker,task,label[,time]` rows as answer events of human labelers.
+    """Import `worker,task,label[,time]` rows (CSV or JSONL) as answer events.
 
-    Unknown task ids become items. Each row's idempotency key is derived from its content
-    and its occurrence number, so importing the same file again adds nothing while
-    repeated identical rows within a file are kept as published.
+    Each worker becomes a labeler of kind ``labeler_kind`` (human, expert, model, llm or
+    rule). Unknown task ids become items. A multi-label schema takes a list per row (a JSON
+    list, or CSV cells split on ``label_delimiter``), stored in label-space order. Each row's
+    idempotency key is derived from its content (and the kind, unless human) and its
+    occurrence number, so importing the same file again adds nothing while repeated
+    identical rows within a file are kept as published. Atomic, or with ``skip_invalid``
+    rejected rows go to a file with their reasons.
     """
+    if labeler_kind not in t.LABELER_KINDS:
+        raise InvalidInput(
+            f"labeler kind {labeler_kind!r} is unknown; expected one of {list(t.LABELER_KINDS)}"
+        )
     report = ImportReport("answers", str(path))
-    required = ("worker", "task", "label")
-    with store.write() as conn:
-        project = repo.get_project(conn, project_name, lock=True)
-        version_id, report.schema_version = _prepare_labels(conn, project, path, required)
-        seen: Counter[bytes] = Counter()
-        batch: list[tuple[_CsvRow, int | None, str | None]] = []
+    rejects = RejectedRows(path, skip_invalid, rejects_path)
 
-        def flush() -> None:
-            tasks = [r.values["task"] for r, _, _ in batch]
-            ids = _item_ids_creating_stubs(conn, project, tasks, str(path), report)
-            labelers = repo.ensure_labelers(
-                conn, project, {(labeler_kind, r.values["worker"], "1") for r, _, _ in batch}
+    def rows() -> Iterator[Any]:
+        return iter_answer_rows(path, label_delimiter=label_delimiter)
+
+    try:
+        with store.write() as conn:
+            project = repo.get_project(conn, project_name, lock=True)
+            labels = _Labels(conn, project, path, label_delimiter)
+            report.schema_version = labels.prepare(conn, project, rows(), skip_invalid)
+            _write_answers(
+                conn, project, path, labels, rows(), rejects, labeler_kind, report, progress
             )
-            drafts = []
-            for r, spent_ms, answered_at in batch:
-                v = r.values
-                identity = "\x1f".join((v["worker"], v["task"], v["label"], v.get("time", "")))
-                digest = sha256_hex(identity)
-                seen[bytes.fromhex(digest[:32])] += 1
-                n = seen[bytes.fromhex(digest[:32])]
-                drafts.append(
-                    repo.EventDraft(
-                        type="answer",
-                        item_id=ids[v["task"]],
-                        labeler_id=labelers[(labeler_kind, v["worker"], "1")],
-                        label=v["label"],
-                        schema_version_id=version_id,
-                        source="import",
-                        time_spent_ms=spent_ms,
-                        idempotency_key=f"import:answer:{digest}:{n}",
-                        payload={"answered_at": answered_at} if answered_at else None,
-                    )
+    finally:
+        report.rejects_file = rejects.close()
+    report.rejected = rejects.count
+    report.duplicates = report.rows - report.rejected - report.added
+    return report
+
+
+def _write_answers(
+    conn: Any,
+    project: repo.Project,
+    path: Path,
+    labels: _Labels,
+    rows: Iterator[Any],
+    rejects: RejectedRows,
+    kind: str,
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    seen: Counter[bytes] = Counter()
+    batch: list[tuple[AnswerRow, Any, int | None, str | None]] = []
+    extra = () if kind == "human" else (kind,)  # human keys stay as they were
+
+    def flush() -> None:
+        tasks = [r.task for r, _, _, _ in batch]
+        ids = _item_ids_creating_stubs(conn, project, tasks, str(path), report)
+        labelers = repo.ensure_labelers(
+            conn, project, {(kind, r.worker or "", "1") for r, *_ in batch}
+        )
+        drafts = []
+        for r, label, spent_ms, answered_at in batch:
+            shown = label if isinstance(label, str) else canonical_json(label)
+            worker = r.worker or ""  # always set in an answers file
+            identity = "\x1f".join((worker, r.task, shown, r.time or "", *extra))
+            digest = sha256_hex(identity)
+            seen[bytes.fromhex(digest[:32])] += 1
+            n = seen[bytes.fromhex(digest[:32])]
+            drafts.append(
+                repo.EventDraft(
+                    type="answer",
+                    item_id=ids[r.task],
+                    labeler_id=labelers[(kind, worker, "1")],
+                    label=label,
+                    schema_version_id=labels.version(),
+                    source="import",
+                    time_spent_ms=spent_ms,
+                    idempotency_key=f"import:answer:{digest}:{n}",
+                    payload={"answered_at": answered_at} if answered_at else None,
                 )
-            report.added += repo.append_events(conn, project.name, drafts)
-            report.rows += len(batch)
-            batch.clear()
+            )
+        report.added += repo.append_events(conn, project.name, drafts)
+        batch.clear()
+
+    for row in rows:
+        report.rows += 1
+        if isinstance(row, RejectedRow):
+            rejects.add(row)
+            continue
+        label = labels.check(row)
+        if isinstance(label, RejectedRow):
+            rejects.add(label)
+            continue
+        try:
+            spent_ms, answered_at = _parse_time(row.time)
+        except ValueError as exc:
+            rejects.add(RejectedRow(row.line, "time", str(exc), _raw_answer(row)))
+            continue
+        batch.append((row, label, spent_ms, answered_at))
+        if len(batch) >= BATCH:
+            flush()
             if progress is not None:
                 progress(report.rows)
-
-        for row in _iter_csv(path, required, ("time",)):
-            spent_ms, answered_at = _parse_time(path, row)
-            batch.append((row, spent_ms, answered_at))
-            if len(batch) >= BATCH:
-                flush()
-        if batch:
-            flush()
-    report.duplicates = report.rows - report.added
-    return report
+    if batch:
+        flush()
+    if progress is not None:
+        progress(report.rows)
 
 
 def import_gold(
@@ -436,27 +538,32 @@ def import_gold(
     project_name: str | None,
     path: Path,
     *,
+    label_delimiter: str | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import `task,label` rows as gold events (the latest gold of an item is current)."""
+    """Import `task,label` rows (CSV or JSONL) as gold events (the latest gold is current)."""
     report = ImportReport("gold", str(path))
-    required = ("task", "label")
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
-        version_id, report.schema_version = _prepare_labels(conn, project, path, required)
-        first: dict[str, tuple[str, int]] = {}
-        rows = list(_iter_csv(path, required, ()))
-        for row in rows:
-            task, label = row.values["task"], row.values["label"]
-            prior = first.setdefault(task, (label, row.line))
+        labels = _Labels(conn, project, path, label_delimiter)
+
+        def rows() -> Iterator[Any]:
+            return iter_answer_rows(
+                path, required=GOLD_FIELDS, with_time=False, label_delimiter=label_delimiter
+            )
+
+        report.schema_version = labels.prepare(conn, project, rows(), False)
+        first: dict[str, tuple[Any, int]] = {}
+        for row in rows():
+            report.rows += 1
+            if isinstance(row, RejectedRow):
+                _raise_rejected(path, row)
+            label = labels.check(row)
+            if isinstance(label, RejectedRow):
+                _raise_rejected(path, label)
+            prior = first.setdefault(row.task, (label, row.line))
             if prior[0] != label:
-                raise InvalidInput(
-                    f"task {task!r} has gold {prior[0]!r} (line {prior[1]}) and {label!r}; "
-                    "expected one gold label per task",
-                    source=str(path),
-                    line=row.line,
-                    field="label",
-                )
+                raise gold_conflict(path, row.task, prior, (label, row.line))
         ids = _item_ids_creating_stubs(conn, project, list(first), str(path), report)
         current = repo.current_gold(conn, project, list(ids.values()))
         drafts = [
@@ -465,13 +572,12 @@ def import_gold(
                 item_id=ids[task],
                 labeler_id=None,
                 label=label,
-                schema_version_id=version_id,
+                schema_version_id=labels.version(),
                 source="import",
             )
             for task, (label, _) in first.items()
             if current.get(ids[task]) != label
         ]
-        report.rows = len(rows)
         report.added = repo.append_events(conn, project.name, drafts)
         report.duplicates = len(first) - report.added
         if progress is not None:

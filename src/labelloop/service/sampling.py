@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert, select
 
+from labelloop.core.identity import STUB_DATA
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput, NotFound
 from labelloop.schema import MultiLabelSchema
@@ -358,7 +359,7 @@ def sample(
         it = t.items
         rows = conn.execute(
             select(it.c.id, it.c.key)
-            .where(it.c.project_id == project.id, it.c.data != "{}")
+            .where(it.c.project_id == project.id, it.c.data != STUB_DATA)
             .order_by(it.c.id)
         ).all()
         item_ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
@@ -410,7 +411,7 @@ def sample(
                 str(json.loads(r.data).get(text_field, ""))
                 for r in conn.execute(
                     select(it.c.data)
-                    .where(it.c.project_id == project.id, it.c.data != "{}")
+                    .where(it.c.project_id == project.id, it.c.data != STUB_DATA)
                     .order_by(it.c.id)
                 )
             ]

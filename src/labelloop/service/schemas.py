@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,14 @@ def current_schema(conn: Connection, project: repo.Project) -> tuple[int, Schema
         return None
     stored = repo.get_schema_version(conn, project.schema_version_id)
     return stored.id, schema_from_dict(stored.body)
+
+
+def declared_fields(schema: Schema | None) -> frozenset[str] | None:
+    """The item fields a schema declares (its ``inputs``), or None when it declares none:
+    then every field of an item is content."""
+    if schema is None or not schema.inputs:
+        return None
+    return frozenset(f.name for f in schema.inputs)
 
 
 def require_schema(
@@ -125,9 +134,14 @@ def _add_examples_as_gold(
     examples = list(schema.examples_as_gold())
     if not examples:
         return 0
-    rows = [item_row_for(ex.data, source=f"schema {schema.version}") for ex in examples]
+    declared = declared_fields(schema)
+    rows = [
+        item_row_for(ex.data, source=f"schema {schema.version}", declared=declared)
+        for ex in examples
+    ]
     for row, ex in zip(rows, examples, strict=True):
-        row["meta"] = canonical_json({"calibration": True, "example_id": ex.example_id})
+        meta = json.loads(row["meta"])
+        row["meta"] = canonical_json({**meta, "calibration": True, "example_id": ex.example_id})
     existing = repo.find_item_ids(conn, project, [r["key"] for r in rows])
     new_rows = {r["key"]: r for r in rows if r["key"] not in existing}
     repo.insert_items(conn, project, list(new_rows.values()))

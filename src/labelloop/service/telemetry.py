@@ -1,7 +1,9 @@
 """Production model telemetry in: predictions become answers of model labelers.
 
 Each record attaches to the item with the same content (created when new, deduplicated by
-content hash against items imported before, whatever their key) and becomes an ``answer``
+content hash against items imported before, whatever their key; when the schema declares
+``inputs``, only those input fields are content and the others go to a new item's metadata)
+and becomes an ``answer``
 event of the labeler (kind ``model``, name = ``model``, version = ``model_version``), source
 ``model``, with the confidence, probabilities, request id and timestamp in its payload.
 Idempotency keys come from (model, version, request id), or without a request id from
@@ -13,6 +15,7 @@ atomic by default (the first invalid record aborts and names its line and field)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -21,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from labelloop.core.identity import item_content_hash, item_key, split_declared
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
 from labelloop.formats.rows import RejectedRow
@@ -32,7 +36,7 @@ from labelloop.formats.telemetry import (
 )
 from labelloop.schema import Schema
 from labelloop.service.imports import BATCH, Progress, RejectedRows
-from labelloop.service.schemas import current_schema, ensure_labels
+from labelloop.service.schemas import current_schema, declared_fields, ensure_labels
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
@@ -51,6 +55,8 @@ class TelemetryReport:
     rejected: int = 0
     rejects_file: str | None = None
     schema_version: str | None = None
+    undeclared_fields: dict[str, int] | None = None
+    """Input fields the schema does not declare -> records that had them (item metadata)."""
     models: list[str] = field(default_factory=list)
     rejections: list[dict[str, Any]] = field(default_factory=list)
 
@@ -79,12 +85,13 @@ def _raw(rec: TelemetryRecord) -> str:
     return canonical_json(obj)
 
 
-def _key(rec: TelemetryRecord) -> str:
+def _key(rec: TelemetryRecord, input_hash: str) -> str:
+    """Idempotency key; ``input_hash`` is the hash over the whole input as read."""
     if rec.request_id is not None:
         ident = "\x1f".join(("r", rec.model, rec.model_version, rec.request_id))
     else:
         ident = "\x1f".join(
-            ("c", rec.model, rec.model_version, rec.content_hash, rec.prediction, rec.timestamp)
+            ("c", rec.model, rec.model_version, input_hash, rec.prediction, rec.timestamp)
         )
     return "telemetry:" + sha256(ident.encode("utf-8")).hexdigest()[:32]  # 128 bits
 
@@ -100,7 +107,27 @@ class _Sink:
         found = current_schema(conn, project)
         self.closed: Schema | None = None if found is None or found[1].is_open else found[1]
         self.version_id = None if found is None else found[0]
+        self.declared = declared_fields(self.closed)
+        self.undeclared: Counter[str] = Counter()
+        if self.closed is not None:
+            report.schema_version = self.closed.version
         self.models: set[tuple[str, str]] = set()
+
+    def _narrow(self, records: list[TelemetryRecord]) -> dict[int, tuple[str, dict[str, Any]]]:
+        """Keep only declared input fields as item content (re-hashed); returns, per record
+        (by ``id``) that had others, its hash over the whole input and the other fields."""
+        narrowed: dict[int, tuple[str, dict[str, Any]]] = {}
+        if self.declared is None:
+            return narrowed
+        for r in records:
+            content, undeclared = split_declared(r.data, self.declared)
+            if undeclared:
+                self.undeclared.update(undeclared.keys())
+                narrowed[id(r)] = (r.content_hash, undeclared)
+                r.data = content
+                r.data_json = canonical_json(content)
+                r.content_hash = item_content_hash(content, data_json=r.data_json)
+        return narrowed
 
     def _labels_ok(self, rec: TelemetryRecord, reject: Any) -> bool:
         assert self.closed is not None
@@ -141,9 +168,14 @@ class _Sink:
             report.schema_version = schema.version
         if not records:
             return
-        hashes = list({r.content_hash for r in records})
-        found = repo.find_items_by_content(conn, project, hashes)
+        narrowed = self._narrow(records)
+        hashes = {r.content_hash for r in records} | {full for full, _ in narrowed.values()}
+        found = repo.find_items_by_content(conn, project, list(hashes))
         ids = {h: v[0] for h, v in found.items()}
+        for r in records:  # items stored before the schema declared inputs: whole-input hash
+            full = narrowed.get(id(r), (None,))[0]
+            if r.content_hash not in ids and full in ids:
+                ids[r.content_hash] = ids[full]
         new: dict[str, dict[str, Any]] = {}
         kept: list[TelemetryRecord] = []
         for r in records:
@@ -158,17 +190,18 @@ class _Sink:
                         name, message = problems[0]
                         reject(RejectedRow(r.line, f"input.{name}", message, _raw(r)))
                         continue
+                undeclared = narrowed.get(id(r), ("", {}))[1]
                 new[h] = {
-                    "key": "sha256:" + h,
+                    "key": item_key(None, h),
                     "external_id": None,
                     "content_hash": h,
                     "data": r.data_json,
-                    "meta": "{}",
+                    "meta": canonical_json({"undeclared": undeclared}) if undeclared else "{}",
                     "media": None,
                     "source": self.source,
                 }
             kept.append(r)
-        report.matched_items += len(ids)
+        report.matched_items += len(set(ids.values()))
         if new:
             # ids of the rows just inserted: a range scan above the previous maximum (the
             # project lock serializes writers of this project) instead of a lookup by key
@@ -194,7 +227,7 @@ class _Sink:
                 label=r.prediction,
                 schema_version_id=version_id,
                 source="model",
-                idempotency_key=_key(r),
+                idempotency_key=_key(r, narrowed.get(id(r), (r.content_hash,))[0]),
                 payload={
                     "confidence": r.confidence,
                     "probabilities": r.probabilities,
@@ -246,6 +279,7 @@ def import_telemetry(
     report.rejected = rejects.count
     report.duplicates = report.rows - report.rejected - report.added
     report.models = sorted(f"{m}@{v}" for m, v in sink.models)
+    report.undeclared_fields = dict(sink.undeclared.most_common()) or None
     return report
 
 
@@ -299,4 +333,5 @@ def ingest_telemetry(
     report.rejected = len(rejected)
     report.duplicates = report.rows - report.rejected - report.added
     report.models = sorted(f"{m}@{v}" for m, v in sink.models)
+    report.undeclared_fields = dict(sink.undeclared.most_common()) or None
     return report

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from labelloop.core.identity import STUB_DATA
 from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
 from labelloop.schema import MultiLabelSchema
@@ -167,7 +168,7 @@ def train_model(
         it = t.items
         rows = conn.execute(
             select(it.c.id, it.c.data)
-            .where(it.c.project_id == project.id, it.c.data != "{}")
+            .where(it.c.project_id == project.id, it.c.data != STUB_DATA)
             .order_by(it.c.id)
         ).all()
         item_ids = [int(r.id) for r in rows]
