@@ -135,6 +135,7 @@ def import_items(
     finally:
         report.rejects_file = rejects.close()
     report.rejected = rejects.count
+    store.refresh_statistics(("items",))
     return report
 
 
@@ -414,6 +415,7 @@ def import_answers(
         if batch:
             flush()
     report.duplicates = report.rows - report.added
+    store.refresh_statistics(("items", "events"))
     return report
 
 
@@ -462,4 +464,5 @@ def import_gold(
         report.duplicates = len(first) - report.added
         if progress is not None:
             progress(report.rows)
+    store.refresh_statistics(("items", "events", "gold"))
     return report

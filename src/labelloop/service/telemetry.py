@@ -19,8 +19,6 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
 from labelloop.formats.rows import RejectedRow
@@ -34,7 +32,6 @@ from labelloop.schema import Schema
 from labelloop.service.imports import BATCH, Progress, RejectedRows
 from labelloop.service.schemas import current_schema, ensure_labels
 from labelloop.store import repo
-from labelloop.store import tables as t
 from labelloop.store.engine import Store
 
 MAX_REPORTED_REJECTIONS = 100
@@ -170,17 +167,8 @@ class _Sink:
             kept.append(r)
         report.matched_items += len(ids)
         if new:
-            # ids of the rows just inserted: a range scan above the previous maximum (the
-            # project lock serializes writers of this project) instead of a lookup by key
-            it = t.items
-            before = conn.execute(select(func.max(it.c.id))).scalar() or 0
-            repo.insert_items(conn, project, list(new.values()))
-            created = conn.execute(
-                select(it.c.content_hash, it.c.id).where(
-                    it.c.id > before, it.c.project_id == project.id
-                )
-            )
-            ids.update((h, int(item_id)) for h, item_id in created)
+            created = repo.insert_items_returning_ids(conn, project, list(new.values()))
+            ids.update((h, created[row["key"]]) for h, row in new.items())
             report.new_items += len(new)
         identities = {("model", r.model, r.model_version) for r in kept}
         labelers = repo.ensure_labelers(conn, project, identities)
@@ -246,6 +234,7 @@ def import_telemetry(
     report.rejected = rejects.count
     report.duplicates = report.rows - report.rejected - report.added
     report.models = sorted(f"{m}@{v}" for m, v in sink.models)
+    store.refresh_statistics(("items", "events"))
     return report
 
 
@@ -299,4 +288,5 @@ def ingest_telemetry(
     report.rejected = len(rejected)
     report.duplicates = report.rows - report.rejected - report.added
     report.models = sorted(f"{m}@{v}" for m, v in sink.models)
+    store.refresh_statistics(("items", "events"))
     return report
