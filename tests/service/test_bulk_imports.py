@@ -87,6 +87,16 @@ def test_answers_gold_and_telemetry_over_many_batches(workspace, store, tmp_path
     report = import_gold(store, None, gold)
     assert (report.added, report.new_items) == (20, 7)  # t26, t28, ..., t38 are new stubs
     assert import_gold(store, None, gold).added == 0
+    changed = tmp_path / "gold2.csv"
+    changed.write_text("task,label\n" + "".join(f"t{i},b\n" for i in range(0, 40, 4)))
+    assert import_gold(store, None, changed).added == 10  # t0, t4, ..., t36 become b
+    with store.read() as conn:
+        project = repo.get_project(conn, None)
+        ids = repo.find_item_ids(conn, project, [f"t{i}" for i in range(0, 40, 2)])
+        current = repo.current_gold(conn, project, list(ids.values()))
+    assert {key: current[ids[key]] for key in ids} == {
+        f"t{i}": "b" if i % 4 == 0 else "a" for i in range(0, 40, 2)
+    }
 
     records = [
         {
@@ -108,7 +118,7 @@ def test_answers_gold_and_telemetry_over_many_batches(workspace, store, tmp_path
     with store.read() as conn:
         n_events = conn.execute(select(func.count()).select_from(t.events)).scalar_one()
         n_gold = conn.execute(select(func.count()).select_from(t.gold)).scalar_one()
-    assert (n_events, n_gold) == (73 + 20 + 50, 20)
+    assert (n_events, n_gold) == (73 + 20 + 10 + 50, 20)
     assert verify_chain(store, None).ok
 
 

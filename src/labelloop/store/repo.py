@@ -11,7 +11,6 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from labelloop.core.provenance import GENESIS, canonical_json, event_hash
 from labelloop.errors import Conflict, InvalidInput, NotFound
@@ -424,13 +423,30 @@ def existing_idempotency_keys(conn: Connection, project: Project, keys: Sequence
 
 
 def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> None:
+    """Insert rows (one per ``key``, all with the same keys), or update every other column
+    where ``key`` is stored.
+
+    SQLite: one executemany of ``INSERT ... ON CONFLICT DO UPDATE``. PostgreSQL: COPY into a
+    temporary table and one set-based ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.
+    (SQLAlchemy's multi-row VALUES cost about 0.35 ms a row here: 70 s for 200k gold rows.)
+    """
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for chunk in _chunks(rows, 2_000):
-        stmt = dialect.insert(table).values(list(chunk))
-        cols = {c: stmt.excluded[c] for c in chunk[0] if c != key}
-        conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=cols))
+    columns = tuple(rows[0])
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    on_conflict = f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    values = [tuple(row[c] for c in columns) for row in rows]
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(f"{bulk_insert_sql(conn, table.name, columns)} {on_conflict}", values)
+        return
+    staging = f"upsert_{table.name}"
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} (LIKE {table.name}) ON COMMIT DROP")
+    bulk_insert(conn, staging, columns, values)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging} {on_conflict}"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {staging}")
 
 
 def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDraft]) -> int:
