@@ -6,7 +6,8 @@ wait4), so that linear growth and memory independence of file size are visible s
 side; then imports the same file again (every item already present). With
 ``--store postgres`` each size runs on SQLite and on a fresh PostgreSQL database (created on
 ``LABELLOOP_BENCH_POSTGRES_URL``, default the local server as user postgres, and dropped
-afterwards), one after the other on the same file.
+afterwards), one after the other on the same file. ``--answers`` then imports N answers
+(`worker,task,label`, 2,000 workers, tasks among the N items) into the same workspace.
 
     python benchmarks/import_speed.py                   # SQLite, table for 250k and 1M items
     python benchmarks/import_speed.py --store postgres  # SQLite and PostgreSQL side by side
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -37,6 +39,14 @@ def generate(path: Path, n: int) -> None:
         for i in range(n):
             a, b, c = WORDS[i % 15], WORDS[(i // 15) % 15], WORDS[(i // 225) % 15]
             fh.write(f'{{"id": "i{i}", "text": "{a} {b} {c} message number {i}"}}\n')
+
+
+def generate_answers(path: Path, n: int) -> None:
+    rng = random.Random(0)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("worker,task,label\n")
+        for _ in range(n):
+            fh.write(f"w{rng.randrange(2000)},i{rng.randrange(n)},{rng.choice('abcd')}\n")
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
@@ -72,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--answers", action="store_true", help="also import N answers")
     add_store_options(parser)
     args = parser.parse_args()
 
@@ -82,6 +93,9 @@ def main() -> None:
         for n in sorted(args.sizes):
             data = Path(tmp) / f"items{n}.jsonl"
             generate(data, n)
+            answers = Path(tmp) / f"answers{n}.csv"
+            if args.answers:
+                generate_answers(answers, n)
             for store in stores:
                 folder = Path(tmp) / f"ws{n}-{store}"
                 folder.mkdir()
@@ -90,6 +104,9 @@ def main() -> None:
                     run([exe, "init", "bench"], folder, env)
                     seconds, cpu, rss = run([exe, "import", "items", str(data)], folder, env)
                     again, _, _ = run([exe, "import", "items", str(data)], folder, env)
+                    if args.answers:
+                        cmd = [exe, "import", "answers", str(answers)]
+                        answers_seconds, _, _ = run(cmd, folder, env)
                 runs.append(
                     {
                         "store": store,
@@ -104,8 +121,12 @@ def main() -> None:
                         "load_avg_1m": round(load, 2),
                     }
                 )
+                if args.answers:
+                    runs[-1]["answers_seconds"] = round(answers_seconds, 2)
+                    runs[-1]["answers_per_s"] = round(n / answers_seconds)
                 shutil.rmtree(folder)
             data.unlink()
+            answers.unlink(missing_ok=True)
     per_store = {store: summary(runs, store) for store in stores}
     main_store = per_store[stores[-1]]
     if args.json:
@@ -133,6 +154,7 @@ def main() -> None:
             f"{r['store']:<9} {r['items']:>10,} {r['file_mb']:>8} {r['seconds']:>8} "
             f"{r['items_per_s']:>9,} {r['us_per_item']:>8} {r['cpu_seconds']:>6} "
             f"{r['peak_rss_mb']:>12} {r['reimport_seconds']:>12} {r['load_avg_1m']:>5}"
+            + (f"  answers {r['answers_seconds']} s" if "answers_seconds" in r else "")
         )
     for store, s in per_store.items():
         g = s["growth"]
