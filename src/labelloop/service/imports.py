@@ -210,6 +210,7 @@ def import_items(
     finally:
         report.rejects_file = rejects.close()
     report.rejected = rejects.count
+    store.refresh_statistics(("items",))
     return report
 
 
@@ -460,6 +461,7 @@ def import_answers(
         report.rejects_file = rejects.close()
     report.rejected = rejects.count
     report.duplicates = report.rows - report.rejected - report.added
+    store.refresh_statistics(("items", "events"))
     return report
 
 
@@ -582,4 +584,5 @@ def import_gold(
         report.duplicates = len(first) - report.added
         if progress is not None:
             progress(report.rows)
+    store.refresh_statistics(("items", "events", "gold"))
     return report

@@ -22,8 +22,6 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from labelloop.core.identity import item_content_hash, item_key, split_declared
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
@@ -38,7 +36,6 @@ from labelloop.schema import Schema
 from labelloop.service.imports import BATCH, Progress, RejectedRows
 from labelloop.service.schemas import current_schema, declared_fields, ensure_labels
 from labelloop.store import repo
-from labelloop.store import tables as t
 from labelloop.store.engine import Store
 
 MAX_REPORTED_REJECTIONS = 100
@@ -203,17 +200,8 @@ class _Sink:
             kept.append(r)
         report.matched_items += len(set(ids.values()))
         if new:
-            # ids of the rows just inserted: a range scan above the previous maximum (the
-            # project lock serializes writers of this project) instead of a lookup by key
-            it = t.items
-            before = conn.execute(select(func.max(it.c.id))).scalar() or 0
-            repo.insert_items(conn, project, list(new.values()))
-            created = conn.execute(
-                select(it.c.content_hash, it.c.id).where(
-                    it.c.id > before, it.c.project_id == project.id
-                )
-            )
-            ids.update((h, int(item_id)) for h, item_id in created)
+            created = repo.insert_items_returning_ids(conn, project, list(new.values()))
+            ids.update((h, created[row["key"]]) for h, row in new.items())
             report.new_items += len(new)
         identities = {("model", r.model, r.model_version) for r in kept}
         labelers = repo.ensure_labelers(conn, project, identities)
@@ -280,6 +268,7 @@ def import_telemetry(
     report.duplicates = report.rows - report.rejected - report.added
     report.models = sorted(f"{m}@{v}" for m, v in sink.models)
     report.undeclared_fields = dict(sink.undeclared.most_common()) or None
+    store.refresh_statistics(("items", "events"))
     return report
 
 
@@ -334,4 +323,5 @@ def ingest_telemetry(
     report.duplicates = report.rows - report.rejected - report.added
     report.models = sorted(f"{m}@{v}" for m, v in sink.models)
     report.undeclared_fields = dict(sink.undeclared.most_common()) or None
+    store.refresh_statistics(("items", "events"))
     return report

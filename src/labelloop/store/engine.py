@@ -9,12 +9,12 @@ project on the project row (``SELECT ... FOR UPDATE``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -22,6 +22,8 @@ from sqlalchemy.pool import NullPool
 from labelloop.errors import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+STALE_MIN_PAGES = 128
+"""Growth (pages of 8 KiB: 1 MiB) below which a table's statistics are not refreshed."""
 
 
 def _normalize_url(url: str) -> str:
@@ -127,6 +129,32 @@ class Store:
                 return MigrationContext.configure(conn).get_current_revision() == head
         except OperationalError as exc:
             raise ConfigError(f"cannot open database {self.safe_url}: {exc.orig}") from None
+
+    def refresh_statistics(self, tables: Sequence[str]) -> list[str]:
+        """PostgreSQL: ANALYZE those of ``tables`` that grew by at least 10 % and 1 MiB since
+        their statistics were taken; returns their names. SQLite: nothing.
+
+        Called after a bulk load commits: until autovacuum gets to it, the planner would
+        plan later queries with the old statistics (a table that was empty looks empty, and
+        a project that was small looks small). Runs outside the load's transaction, so no
+        lock outlives the ANALYZE itself.
+        """
+        if self.dialect != "postgresql":
+            return []
+        analyzed = []
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                relpages, pages = conn.execute(
+                    text(
+                        "SELECT relpages, pg_relation_size(oid) / current_setting('block_size')::int"
+                        " FROM pg_class WHERE oid = to_regclass(:table)"
+                    ),
+                    {"table": table},
+                ).one()
+                if pages - max(relpages, 0) >= max(STALE_MIN_PAGES, relpages // 10):
+                    conn.exec_driver_sql(f"ANALYZE {table}")
+                    analyzed.append(table)
+        return analyzed
 
     @property
     def safe_url(self) -> str:
