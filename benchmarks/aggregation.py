@@ -160,6 +160,109 @@ def categorical_sets() -> list[str]:
     )
 
 
+# --------------------------------------------------------------------------- synthetic families
+
+FAMILIES = ("long_tail", "adversarial", "imbalance", "class_confusion")
+
+
+def make_family(
+    family: str, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """One synthetic crowd with known structure: (item, worker, label, truth, n_classes).
+
+    - ``long_tail``: binary, 1,500 items, 6-11 answers each; 4 prolific workers answer a
+      third of the items each, the rest comes from a long tail of workers with ~15 answers
+      (10-20); accuracies spread from near-random (0.5) to 0.95, prolific workers biased
+      toward one class; items vary in difficulty (hard items pull everyone toward a coin).
+    - ``adversarial``: 3 classes, 600 items, 7 answers each from 60 workers; 15 % of the
+      workers answer a fixed wrong permutation of the truth most of the time.
+    - ``imbalance``: binary, 2,000 items, 90/10 class split, 5 answers each from 100
+      workers with class-dependent sensitivity/specificity.
+    - ``class_confusion``: 4 classes, 800 items, 6 answers each from 50 workers who confuse
+      classes 0/1 and 2/3 with each other (random per-worker confusion matrices).
+    """
+    rng = np.random.default_rng(seed)
+    if family == "long_tail":
+        k, n_items = 2, 1500
+        truth = (rng.random(n_items) < 0.4).astype(np.int64)
+        n_pro = 4
+        per_item = rng.integers(6, 12, size=n_items)
+        pro_take = rng.random((n_items, n_pro)) < 1 / 3
+        n_tail_answers = int((per_item - np.minimum(pro_take.sum(1), per_item)).sum())
+        tail_sizes = []
+        while sum(tail_sizes) < n_tail_answers:
+            tail_sizes.append(int(rng.integers(10, 21)))
+        n_tail = len(tail_sizes)
+        n_workers = n_pro + n_tail
+        acc = np.empty(n_workers)
+        acc[:n_pro] = rng.uniform(0.6, 0.85, size=n_pro)
+        acc[n_pro:] = np.where(
+            rng.random(n_tail) < 0.25, rng.uniform(0.45, 0.6, n_tail), rng.beta(8, 2.5, n_tail)
+        )
+        bias = np.zeros(n_workers)  # shift of P(answer 1) for prolific workers
+        bias[:n_pro] = rng.uniform(-0.15, 0.15, size=n_pro)
+        slots = np.repeat(np.arange(n_pro, n_workers), tail_sizes)[rng.permutation(sum(tail_sizes))]
+        items, workers, pos = [], [], 0
+        for i in range(n_items):
+            pros = list(np.flatnonzero(pro_take[i])[: per_item[i]])
+            need = per_item[i] - len(pros)
+            tail = []
+            while len(tail) < need and pos < slots.shape[0]:
+                if slots[pos] not in tail:
+                    tail.append(int(slots[pos]))
+                pos += 1
+            ws = pros + tail
+            items += [i] * len(ws)
+            workers += ws
+        item, worker = np.array(items), np.array(workers)
+        hard = rng.beta(1.2, 4.0, size=n_items)  # 0 easy .. 1 coin
+        p_correct = 0.5 + (acc[worker] - 0.5) * (1 - hard[item])
+        correct = rng.random(item.shape[0]) < p_correct
+        label = np.where(correct, truth[item], 1 - truth[item])
+        flip = rng.random(item.shape[0]) < np.abs(bias[worker])
+        label = np.where(flip, (bias[worker] > 0).astype(np.int64), label)
+        return item, worker, label.astype(np.int64), truth, k
+    if family == "adversarial":
+        k, n_items, n_workers, per = 3, 600, 60, 7
+        truth = rng.integers(0, k, n_items)
+        acc = rng.uniform(0.5, 0.9, n_workers)
+        adv = rng.random(n_workers) < 0.15
+        conf = np.stack([one_coin(a, k) for a in acc])
+        perm = np.roll(np.eye(k), 1, axis=1)
+        conf[adv] = 0.8 * perm + 0.2 / k
+    elif family == "imbalance":
+        k, n_items, n_workers, per = 2, 2000, 100, 5
+        truth = (rng.random(n_items) < 0.1).astype(np.int64)
+        sens = rng.beta(6, 3, n_workers)
+        spec = rng.beta(12, 2, n_workers)
+        conf = np.stack([[[s2, 1 - s2], [1 - s1, s1]] for s1, s2 in zip(sens, spec, strict=True)])
+    elif family == "class_confusion":
+        k, n_items, n_workers, per = 4, 800, 50, 6
+        truth = rng.integers(0, k, n_items)
+        conf = np.empty((n_workers, k, k))
+        for w in range(n_workers):
+            a = rng.uniform(0.45, 0.9)
+            m = np.full((k, k), 0.02)
+            for c in range(k):
+                m[c, c ^ 1] = (1 - a) * rng.uniform(0.6, 1.0)
+                m[c, c] = a
+            conf[w] = m / m.sum(axis=1, keepdims=True)
+    else:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    workers = np.stack([rng.choice(n_workers, per, replace=False) for _ in range(n_items)])
+    item = np.repeat(np.arange(n_items), per)
+    worker = workers.ravel()
+    cum = conf[worker, truth[item]].cumsum(axis=1)
+    label = np.minimum((rng.random(item.shape[0])[:, None] > cum).sum(axis=1), k - 1)
+    return item, worker, label.astype(np.int64), truth, k
+
+
+def one_coin(acc: float, k: int) -> np.ndarray:
+    m = np.full((k, k), (1 - acc) / (k - 1))
+    np.fill_diagonal(m, acc)
+    return m
+
+
 # --------------------------------------------------------------------------- children
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
-from labelloop.core.aggregate.auto import AutoAggregator, HierarchicalDawidSkene
+from labelloop.core.aggregate.auto import AutoCommittee, HierarchicalDawidSkene
 from labelloop.core.aggregate.dawid_skene import MACE, DawidSkene, OneCoinDawidSkene
 from labelloop.core.aggregate.glad import GLAD
+from labelloop.core.aggregate.select import AutoAggregator, Selection
 from labelloop.core.aggregate.voting import (
     MajorityVote,
     Wawa,
@@ -42,6 +43,7 @@ AGGREGATORS: dict[str, type[Aggregator]] = {
         MACE,
         GLAD,
         HierarchicalDawidSkene,
+        AutoCommittee,
         AutoAggregator,
     )
 }
@@ -75,11 +77,13 @@ __all__ = [
     "MACE",
     "Aggregator",
     "AutoAggregator",
+    "AutoCommittee",
     "DawidSkene",
     "GoldLike",
     "HierarchicalDawidSkene",
     "MajorityVote",
     "OneCoinDawidSkene",
+    "Selection",
     "Wawa",
     "WeightedMajorityVote",
     "ZeroBasedSkill",
