@@ -112,15 +112,31 @@ def _project_mode(
         skill = "-" if k.mean_skill is None else f"{k.mean_skill:.3f}"
         kinds.add_row(k.kind, str(k.labelers), f"{k.answers:,}", skill, f"{k.mean_agreement:.3f}")
     console.print(kinds)
-    table = Table(title="labelers (least reliable first)")
-    for col in ("kind", "name", "version", "answers", "skill", "agreement"):
-        table.add_column(
-            col, justify="right" if col in ("answers", "skill", "agreement") else "left"
-        )
+    table = Table(
+        title="labelers (least reliable first; skill from gold and others' votes, never their own)"
+    )
+    numeric = ("answers", "skill", "95% interval", "evidence", "agreement")
+    for col in ("kind", "name", "version", *numeric):
+        table.add_column(col, justify="right" if col in numeric else "left")
     ranked = sorted(report.labelers, key=lambda x: (x.skill is None, x.skill or 0.0))
     for x in ranked[:25]:
         skill = "-" if x.skill is None else f"{x.skill:.3f}"
-        table.add_row(x.kind, x.name, x.version[:12], f"{x.answers:,}", skill, f"{x.agreement:.3f}")
+        interval = (
+            "-"
+            if x.skill_low is None or x.skill_high is None
+            else f"{x.skill_low:.3f}-{x.skill_high:.3f}"
+        )
+        evidence = f"{x.evidence:,} ({x.gold_evidence:,} gold)"
+        table.add_row(
+            x.kind,
+            x.name,
+            x.version[:12],
+            f"{x.answers:,}",
+            skill,
+            interval,
+            evidence,
+            f"{x.agreement:.3f}",
+        )
     console.print(table)
     if len(ranked) > 25:
         console.print(f"... {len(ranked) - 25} more labelers (--json lists all)")

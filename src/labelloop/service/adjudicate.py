@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 
 from labelloop.core.aggregate import make_aggregator
+from labelloop.core.aggregate.reliability import score_reliability
 from labelloop.core.answers import ABSTAIN, Answers
 from labelloop.core.provenance import canonical_json, content_hash
 from labelloop.errors import InvalidInput
@@ -38,11 +39,22 @@ class LabelerSkill:
     version: str
     answers: int
     skill: float | None
-    """The aggregator's reliability estimate (method-specific; None if it has none)."""
+    """Estimated accuracy from evidence independent of the labeler's own vote: gold where
+    there is gold, else the leave-self-out posterior on items others answered too (None
+    without such evidence); see :mod:`labelloop.core.aggregate.reliability`."""
     agreement: float
     """Mean posterior of the labeler's own answers: how often the result agrees with it.
     For a rule that only ever votes one class this is its precision, where the skill of a
     full-confusion model is not."""
+    evidence: int = 0
+    """Items the skill rests on (its own sole-vote items without gold are not counted)."""
+    gold_evidence: int = 0
+    """Of those, items with gold."""
+    skill_low: float | None = None
+    skill_high: float | None = None
+    """95 % interval of the skill (Jeffreys), wide when there is little evidence."""
+    fitted_skill: float | None = None
+    """The aggregator's own estimate (method-specific; it sees the labeler's own votes)."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,13 @@ def adjudicate(
             )
         added = repo.append_events(conn, project.name, drafts)
         skills = getattr(aggregator, "skills_", None)
+        source = getattr(aggregator, "model_", aggregator)
+        reliability = score_reliability(
+            answers,
+            source.probas_,
+            confusions=getattr(source, "confusions_", None),
+            gold=gold,
+        )
         labeler_rows = {
             int(r.id): r
             for r in conn.execute(select(t.labelers).where(t.labelers.c.project_id == project.id))
@@ -215,17 +234,22 @@ def adjudicate(
             row = labeler_rows.get(int(labeler_id))
             if row is None:
                 continue
-            skill = None
+            fitted = None
             if skills is not None and np.isfinite(skills[code]):
-                skill = round(float(skills[code]), 4)
+                fitted = round(float(skills[code]), 4)
             report_labelers.append(
                 LabelerSkill(
                     row.kind,
                     row.name,
                     row.version,
                     int(answers_per_labeler[code]),
-                    skill,
+                    _rounded(reliability.skill[code]),
                     round(float(agreement[code]), 4),
+                    evidence=int(reliability.evidence[code]),
+                    gold_evidence=int(reliability.gold_evidence[code]),
+                    skill_low=_rounded(reliability.low[code]),
+                    skill_high=_rounded(reliability.high[code]),
+                    fitted_skill=fitted,
                 )
             )
     return AdjudicationReport(
@@ -262,6 +286,10 @@ def consensus_labels(store: Store, project_name: str | None) -> dict[str, Any]:
             .where(st.c.project_id == project.id, st.c.label.is_not(None))
         )
         return {key: json.loads(label) for key, label in rows}
+
+
+def _rounded(value: float) -> float | None:
+    return round(float(value), 4) if np.isfinite(value) else None
 
 
 def _kind_summaries(labelers: list[LabelerSkill]) -> list[KindSummary]:

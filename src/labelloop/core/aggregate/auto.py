@@ -241,4 +241,5 @@ class AutoCommittee(Aggregator):
         self.priors_ = hds.priors_
         self.history_ = hds.history_
         self.members_ = members
+        self.model_ = hds
         return self

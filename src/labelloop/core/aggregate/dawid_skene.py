@@ -225,10 +225,10 @@ class OneCoinDawidSkene(_EMAggregator):
         design = Design.build(fi.answers)
         k = fi.n_classes
         alpha = float(self.smoothing)
-        n_w = design.per_labeler_label.sum(axis=1)
         state: dict[str, FloatArray] = {}
 
         def m_step(n: FloatArray, mass: FloatArray) -> MStepResult:
+            n_w = n.sum(axis=(1, 2))  # counted answers (solo items are left out)
             correct = np.einsum("wkk->w", n)
             m = float(self.shrinkage)
             crowd = float(correct.sum() / max(n_w.sum(), 1e-12)) if m > 0 else 0.0
@@ -332,8 +332,6 @@ class MACE(_EMAggregator):
         if self.method not in ("vb", "em"):
             raise ValueError(f"method must be 'vb' or 'em', got {self.method!r}")
         vb = self.method == "vb"
-        n_wy = design.per_labeler_label
-        n_w = n_wy.sum(axis=1)
         uniform_logp = np.full(k, -np.log(k))
         rng = np.random.default_rng(self.random_state)
         streams = rng.spawn(max(self.n_restarts - 1, 0))
@@ -354,6 +352,8 @@ class MACE(_EMAggregator):
                 n: FloatArray, mass: FloatArray, state: dict[str, FloatArray] = state
             ) -> MStepResult:
                 th, sp, x = state["theta"], state["spam"], state["xi"]
+                n_wy = n.sum(axis=2)  # counted answers per given label
+                n_w = n_wy.sum(axis=1)
                 diag = np.einsum("wkk->wk", n)  # answers y on items believed to be y
                 competent_share = th[:, None] / (th[:, None] + sp[:, None] * x)
                 competent = diag * competent_share

@@ -368,6 +368,7 @@ class AutoAggregator(Aggregator):
     chosen_: str
     selection_: Selection
     members_: dict[str, Aggregator]
+    model_: Aggregator
     weights_: dict[str, float]
 
     def __init__(
@@ -469,6 +470,7 @@ class AutoAggregator(Aggregator):
             if hasattr(model, attr):
                 setattr(self, attr, getattr(model, attr))
         self.members_ = members
+        self.model_ = model
         self.weights_ = weights
         self.chosen_ = lead if len(members) == 1 else STACK
         self.selection_ = Selection(
