@@ -115,7 +115,7 @@ def _project_mode(
     table = Table(
         title="labelers (least reliable first; skill from gold and others' votes, never their own)"
     )
-    numeric = ("answers", "skill", "95% interval", "evidence", "agreement")
+    numeric = ("answers", "skill", "95% interval", "evidence", "gold", "agreement")
     for col in ("kind", "name", "version", *numeric):
         table.add_column(col, justify="right" if col in numeric else "left")
     ranked = sorted(report.labelers, key=lambda x: (x.skill is None, x.skill or 0.0))
@@ -124,17 +124,17 @@ def _project_mode(
         interval = (
             "-"
             if x.skill_low is None or x.skill_high is None
-            else f"{x.skill_low:.3f}-{x.skill_high:.3f}"
+            else f"{x.skill_low:.2f}-{x.skill_high:.2f}"
         )
-        evidence = f"{x.evidence:,} ({x.gold_evidence:,} gold)"
         table.add_row(
             x.kind,
             x.name,
-            x.version[:12],
+            x.version[:8],
             f"{x.answers:,}",
             skill,
             interval,
-            evidence,
+            f"{x.evidence:,}",
+            f"{x.gold_evidence:,}",
             f"{x.agreement:.3f}",
         )
     console.print(table)

@@ -22,7 +22,7 @@ from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
 from labelloop.core.aggregate.auto import AutoCommittee, HierarchicalDawidSkene
 from labelloop.core.aggregate.dawid_skene import MACE, DawidSkene, OneCoinDawidSkene
 from labelloop.core.aggregate.glad import GLAD
-from labelloop.core.aggregate.select import AutoAggregator, Selection
+from labelloop.core.aggregate.selection import AutoAggregator, Selection
 from labelloop.core.aggregate.voting import (
     MajorityVote,
     Wawa,

@@ -14,6 +14,11 @@ from ``w``:
 - an item where ``w`` is the only voter and there is no gold gives no credit and is not
   counted.
 
+A labeler with at least ``min_gold`` gold items is scored on gold alone: gold is exact,
+while the leave-self-out posterior of weak or one-sided co-voters (rules that only ever
+vote one class) is not calibrated enough to add to it (measured in the demo project: a
+model at 0.95 on gold came out at 0.83 when its items with only rules beside it were added).
+
 ``skill`` is the mean credit over counted items, ``evidence`` the number of counted items,
 and ``[low, high]`` a Jeffreys interval (Beta(credit + 1/2, evidence - credit + 1/2)
 quantiles), wide when there is little evidence.
@@ -49,6 +54,7 @@ def score_reliability(
     confusions: FloatArray | None = None,
     gold: GoldLike = None,
     level: float = 0.95,
+    min_gold: int = 20,
 ) -> Reliability:
     """Each labeler's accuracy estimated without its own vote (see module notes).
 
@@ -65,6 +71,8 @@ def score_reliability(
         Known labels (see :func:`~labelloop.core.aggregate._base.gold_array`).
     level : float
         Coverage of the interval.
+    min_gold : int
+        Gold items from which a labeler is scored on gold alone.
 
     Examples
     --------
@@ -81,10 +89,12 @@ def score_reliability(
     item_gold = g[a.item]
     has_gold = item_gold != ABSTAIN
     others = per_item[a.item] >= 2
-    use = has_gold | others
+    n_gold = np.bincount(a.labeler[has_gold], minlength=a.n_labelers)
+    gold_only = (n_gold >= min_gold)[a.labeler]
+    use = has_gold | (others & ~gold_only)
     credit = np.zeros(len(a))
     credit[has_gold] = a.label[has_gold] == item_gold[has_gold]
-    rows = np.flatnonzero(others & ~has_gold)
+    rows = np.flatnonzero(use & ~has_gold)
     if rows.size:
         i, w, y = a.item[rows], a.labeler[rows], a.label[rows]
         if confusions is not None:
@@ -98,7 +108,6 @@ def score_reliability(
             credit[rows] = (counts[i, y] - 1.0) / (per_item[i] - 1.0)
     n = np.bincount(a.labeler[use], minlength=a.n_labelers)
     s = np.bincount(a.labeler[use], weights=credit[use], minlength=a.n_labelers)
-    n_gold = np.bincount(a.labeler[has_gold], minlength=a.n_labelers)
     with np.errstate(invalid="ignore", divide="ignore"):
         skill = np.where(n > 0, s / np.maximum(n, 1), np.nan)
     tail = (1.0 - level) / 2.0
