@@ -63,6 +63,10 @@ from labelloop.core.answers import ABSTAIN, Answers, FloatArray, IntArray
 
 FLOOR = "majority_vote"
 STACK = "stack"
+SELECTION_TOL = 1e-5
+SELECTION_MAX_ITER = 50
+"""EM settings of the fits that only score held-out answers (the final fit uses the
+aggregator's own ``max_iter``/``tol``)."""
 MIN_WEIGHT = 0.02
 """Stacking weights below this are dropped (the member is not fitted on all answers)."""
 CANDIDATES: tuple[str, ...] = (
@@ -241,7 +245,7 @@ def score_heldout(
     return {c: np.concatenate(v) for c, v in out.items()}, np.concatenate(items)
 
 
-def stacking_weights(probs: FloatArray, *, max_iter: int = 1000, tol: float = 1e-9) -> FloatArray:
+def stacking_weights(probs: FloatArray, *, max_iter: int = 500, tol: float = 1e-8) -> FloatArray:
     """Mixture weights (shape (C,)) maximizing ``sum_n log sum_c w_c probs[n, c]``.
 
     ``probs`` (shape (n, C)) are held-out predictive probabilities of ``C`` models; the
@@ -378,7 +382,7 @@ class AutoAggregator(Aggregator):
         margin: float = 2.0,
         gold_margin: float = 1.0,
         min_gold: int = 20,
-        max_selection_answers: int = 200_000,
+        max_selection_answers: int = 100_000,
         max_iter: int = 100,
         tol: float = 1e-6,
         random_state: int | None = 0,
@@ -408,11 +412,11 @@ class AutoAggregator(Aggregator):
         pool = self._pool()
         rng = np.random.default_rng(self.random_state)
         sub = subsample_items(fi.answers, int(self.max_selection_answers), rng)
-        opts: dict[str, Any] = {
+        opts: dict[str, Any] = {  # scoring needs no tight convergence
             "n_folds": int(self.n_folds),
             "rng": rng,
-            "max_iter": self.max_iter,
-            "tol": self.tol,
+            "max_iter": min(self.max_iter, SELECTION_MAX_ITER),
+            "tol": max(self.tol, SELECTION_TOL),
         }
         ll, items = score_heldout(FitInput(sub, fi.gold, fi.known), pool, **opts)
         base = ll[FLOOR]
