@@ -11,7 +11,7 @@ Examples
 >>> make_aggregator("majority_vote.v1").fit(a).labels_.tolist()
 [1, 0]
 >>> sorted(AGGREGATORS)[:2]
-['auto.v1', 'dawid_skene.v1']
+['auto.v1', 'auto.v2']
 """
 
 from __future__ import annotations

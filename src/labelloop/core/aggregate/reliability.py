@@ -81,7 +81,7 @@ def score_reliability(
     >>> a = Answers.from_codes([0, 0, 1, 1, 2], [0, 1, 0, 1, 0], [1, 1, 0, 1, 1])
     >>> r = score_reliability(a, np.array([[0.0, 1.0], [0.5, 0.5], [0.0, 1.0]]))
     >>> r.evidence.tolist(), r.skill.tolist()  # item 2 (labeler 0 alone) is not counted
-    ([2, 2], [0.5, 1.0])
+    ([2, 2], [0.5, 0.5])
     """
     a = answers.without_abstains()
     g = gold_array(gold, a.n_items, a.n_classes)
