@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from labelloop.core.aggregate import (
+    MACE,
     AutoAggregator,
     AutoCommittee,
     DawidSkene,
@@ -265,3 +266,24 @@ def test_reliability_interval_narrows_with_evidence_and_is_nan_without() -> None
     assert np.isnan(big.skill[2]) and big.evidence[2] == 0  # only ever voted alone
     assert (big.high[0] - big.low[0]) < (small.high[0] - small.low[0])
     assert big.skill[0] == pytest.approx(1.0)
+
+
+def test_mace_fits_its_class_prior_when_the_data_support_it() -> None:
+    rng = np.random.default_rng(0)
+    n, n_lab, per = 2000, 40, 3
+
+    def crowd(p_rare: float) -> tuple[Answers, np.ndarray]:
+        truth = (rng.random(n) < p_rare).astype(np.int64)
+        acc = rng.uniform(0.7, 0.95, n_lab)
+        lab = np.concatenate([rng.choice(n_lab, per, replace=False) for _ in range(n)])
+        item = np.repeat(np.arange(n), per)
+        right = rng.random(item.size) < acc[lab]
+        label = np.where(right, truth[item], 1 - truth[item])
+        return Answers(item, lab, label, n, n_lab, 2), truth
+
+    skewed, truth = crowd(0.1)
+    auto_prior = MACE(fit_prior="auto").fit(skewed)
+    assert auto_prior.prior_fitted_ is True
+    assert accuracy(auto_prior.labels_, truth) > accuracy(MACE().fit(skewed).labels_, truth) + 0.1
+    balanced, _ = crowd(0.5)
+    assert MACE(fit_prior="auto").fit(balanced).prior_fitted_ is False

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal, Self
 
 import numpy as np
 from scipy.special import digamma
+from scipy.stats import chi2
 
 from labelloop.core.aggregate._base import (
     Aggregator,
@@ -271,7 +272,11 @@ class MACE(_EMAggregator):
     Labeler ``w`` is competent with probability ``theta_w``; when spamming they draw a
     label from their own strategy ``xi_w`` (shape (K,)). So ``pi[w, k, y] = theta_w [k = y]
     + (1 - theta_w) xi_w[y]``. True classes are uniform a priori, as in MACE (unless
-    ``fit_prior``, which estimates class priors with a Dirichlet(2) MAP). Fitted by
+    ``fit_prior``, which estimates class priors with a Dirichlet(2) MAP; ``fit_prior="auto"``
+    fits both and keeps the fitted prior when the data support it: a likelihood-ratio test
+    at the 1 % level, ``2 (ll_fitted - ll_uniform) > chi2(K - 1)``, since a uniform prior
+    on a skewed set -- product: 12 % positives -- pulls doubtful items to the rare class,
+    83.3 % vs 93.8 % accuracy there; ``prior_fitted_`` says which was kept). Fitted by
     MAP-EM (``method="em"``, default: ``alpha``, ``beta`` pseudo-counts on ``theta``,
     ``smoothing`` on ``xi``) or by variational Bayes as in the MACE paper (``method="vb"``:
     Beta(``alpha``, ``beta``) and Dirichlet(``smoothing``) priors, E-step with their
@@ -312,7 +317,7 @@ class MACE(_EMAggregator):
         alpha: float = 0.5,
         beta: float = 0.5,
         smoothing: float = 0.1,
-        fit_prior: bool = False,
+        fit_prior: bool | Literal["auto"] = False,
         random_state: int | None = 0,
     ) -> None:
         self.fit_prior = fit_prior
@@ -326,6 +331,8 @@ class MACE(_EMAggregator):
         self.random_state = random_state
 
     def fit(self, answers: Answers, gold: GoldLike = None) -> Self:
+        if self.fit_prior == "auto":
+            return self._fit_prior_if_supported(answers, gold)
         fi = prepare(answers, gold)
         design = Design.build(fi.answers)
         k, n_lab = fi.n_classes, fi.answers.n_labelers
@@ -382,7 +389,7 @@ class MACE(_EMAggregator):
                     + self.smoothing * np.log(xi_new).sum()
                 )
                 logp = uniform_logp
-                if self.fit_prior:
+                if self.fit_prior is True:
                     logp, prior_pen = _log_prior(mass, 1.0)
                     pen += prior_pen
                 state["logp"] = logp
@@ -396,6 +403,17 @@ class MACE(_EMAggregator):
         self._store(fi, res, state["pi"], np.exp(state["logp"]))
         self.skills_ = state["theta"]
         self.strategies_ = state["xi"]
+        self.prior_fitted_ = bool(self.fit_prior)
+        return self
+
+    def _fit_prior_if_supported(self, answers: Answers, gold: GoldLike) -> Self:
+        params = {p: getattr(self, p) for p in self._param_names if p != "fit_prior"}
+        uniform = MACE(**params, fit_prior=False).fit(answers, gold)
+        fitted = MACE(**params, fit_prior=True).fit(answers, gold)
+        k = answers.n_classes
+        ll_u, ll_f = uniform.log_likelihood_ or 0.0, fitted.log_likelihood_ or 0.0
+        keep = fitted if k > 1 and 2.0 * (ll_f - ll_u) > chi2.ppf(0.99, k - 1) else uniform
+        self.__dict__.update({key: value for key, value in vars(keep).items() if key.endswith("_")})
         return self
 
 
