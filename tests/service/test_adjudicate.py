@@ -123,3 +123,13 @@ def test_reliability_has_evidence_and_interval_and_never_self_grades(store, tmp_
     assert solo.skill_low is not None and solo.skill_high is not None
     assert solo.skill_low <= solo.skill <= solo.skill_high
     assert solo.fitted_skill is not None
+
+
+def test_auto_reports_what_it_chose_and_why(rte, cli):
+    report = adjudicate(rte, None, method="auto")
+    sel = report.selection
+    assert sel is not None and sel["criterion"] == "heldout_likelihood"
+    assert abs(sum(sel["weights"].values()) - 1.0) < 1e-3 and sel["heldout_answers"] > 0
+    assert adjudicate(rte, None, method="dawid_skene").selection is None
+    out = cli("aggregate").out
+    assert "chosen by heldout likelihood:" in out

@@ -96,6 +96,9 @@ def _project_mode(
         f"{report.method} on {report.answers:,} answers over {report.items:,} items "
         f"({report.n_iter} iterations, {report.seconds:.2f} s){gold}"
     )
+    if report.selection is not None:
+        weights = ", ".join(f"{k} {v:.2f}" for k, v in report.selection["weights"].items())
+        console.print(f"chosen by {report.selection['criterion'].replace('_', ' ')}: {weights}")
     if report.skipped_answers:
         console.print(
             f"[yellow]warning:[/yellow] {report.skipped_answers:,} answers carry labels that are "

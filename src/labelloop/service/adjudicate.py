@@ -84,6 +84,8 @@ class AdjudicationReport:
     skipped_answers: int
     labelers: list[LabelerSkill] = field(default_factory=list)
     kinds: list[KindSummary] = field(default_factory=list)
+    selection: dict[str, Any] | None = None
+    """What ``auto`` chose (model weights) and by which criterion; None for other methods."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -268,6 +270,7 @@ def adjudicate(
         skipped_answers=skipped,
         labelers=report_labelers,
         kinds=_kind_summaries(report_labelers),
+        selection=_selection(aggregator),
     )
 
 
@@ -286,6 +289,21 @@ def consensus_labels(store: Store, project_name: str | None) -> dict[str, Any]:
             .where(st.c.project_id == project.id, st.c.label.is_not(None))
         )
         return {key: json.loads(label) for key, label in rows}
+
+
+def _selection(aggregator: Any) -> dict[str, Any] | None:
+    sel = getattr(aggregator, "selection_", None)
+    if sel is None:
+        return None
+    return {
+        "chosen": sel.chosen,
+        "criterion": sel.criterion,
+        "weights": {k: round(v, 4) for k, v in sel.weights.items()},
+        "heldout_answers": sel.n_heldout,
+        "gain_per_answer": round(sel.gain["stack"], 6),
+        "gain_stderr": round(sel.stderr["stack"], 6),
+        "gold_items": sel.n_gold,
+    }
 
 
 def _rounded(value: float) -> float | None:
