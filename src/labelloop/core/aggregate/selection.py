@@ -54,6 +54,7 @@ from labelloop.core.aggregate.dawid_skene import (
     MACE,
     DawidSkene,
     OneCoinDawidSkene,
+    _EMAggregator,
     log_pi_t,
     majority_init,
     one_coin_confusions,
@@ -81,12 +82,10 @@ CANDIDATES: tuple[str, ...] = (
 """Names of ``auto.v2``'s candidates, the floor first."""
 
 
-class _PooledOneCoin(Aggregator):
+class _PooledOneCoin(_EMAggregator):
     """One-coin model with one skill shared by every labeler (majority vote as a model)."""
 
     name: ClassVar[str] = "pooled_one_coin.v0"
-    confusions_: FloatArray
-    priors_: FloatArray
 
     def __init__(self, max_iter: int = 100, tol: float = 1e-6) -> None:
         self.max_iter = max_iter
@@ -110,16 +109,7 @@ class _PooledOneCoin(Aggregator):
         res = run_em(
             fi, design, majority_init(fi, design), m_step, max_iter=self.max_iter, tol=self.tol
         )
-        self._finish(
-            fi,
-            res.post,
-            n_iter=res.n_iter,
-            converged=res.converged,
-            log_likelihood=res.log_likelihood,
-        )
-        self.confusions_ = state["pi"]
-        self.priors_ = np.exp(logp)
-        self.skills_ = np.diagonal(state["pi"], axis1=1, axis2=2).mean(axis=1)
+        self._store(fi, res, state["pi"], np.exp(logp))
         return self
 
 
