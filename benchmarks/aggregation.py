@@ -28,6 +28,21 @@ One run measures
 3. **10M answers** (2,000,000 items, 20,000 workers, same generator), ours only: DS fit
    seconds and peak RSS of the fitting process, and the whole ``labelloop aggregate`` process.
 
+4. **Honest evaluation of ``auto``** (``auto.v2`` chooses per dataset from the answers alone):
+   - *Leave-one-dataset-out* over the real sets: auto.v2's one threshold (``margin``, the
+     standard errors of held-out likelihood gain the stack needs over majority vote) is
+     chosen from ``MARGINS`` on the other real sets plus the synthetic families, then
+     applied to the left-out set; its candidate pool is fixed in advance and its stacking
+     weights come from the set's own answers. Per set: ``auto - MV``, ``auto - best fixed
+     method of ours`` and crowd-kit's best (picked with gold).
+   - *Synthetic families* with known structure (``make_family``; 3 seeds each): long-tail
+     sparse binary (4 prolific biased workers, a tail with 10-20 answers each, 6-11 answers
+     per item, a quarter of the tail near-random, item difficulty), adversarial workers,
+     strong class imbalance, class-dependent confusions. Accuracy on all items.
+   - *What gold buys*: auto.v2 given 5 % / 10 % of the gold items (clamped and used to
+     select by cross-validated gold accuracy), scored on the gold items not given, vs
+     label-free auto.v2 and majority vote on the same items (mean of 3 draws).
+
 ``--json`` prints one JSON object with all figures; otherwise a table. ``--quick`` skips the
 10M set. Run from the repository root: ``.venv/bin/python benchmarks/aggregation.py``.
 Always set OMP_NUM_THREADS=1 (the script sets it for its children).
@@ -160,6 +175,109 @@ def categorical_sets() -> list[str]:
     )
 
 
+# --------------------------------------------------------------------------- synthetic families
+
+FAMILIES = ("long_tail", "adversarial", "imbalance", "class_confusion")
+
+
+def make_family(
+    family: str, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """One synthetic crowd with known structure: (item, worker, label, truth, n_classes).
+
+    - ``long_tail``: binary, 1,500 items, 6-11 answers each; 4 prolific workers answer a
+      third of the items each, the rest comes from a long tail of workers with ~15 answers
+      (10-20); accuracies spread from near-random (0.5) to 0.95, prolific workers biased
+      toward one class; items vary in difficulty (hard items pull everyone toward a coin).
+    - ``adversarial``: 3 classes, 600 items, 7 answers each from 60 workers; 15 % of the
+      workers answer a fixed wrong permutation of the truth most of the time.
+    - ``imbalance``: binary, 2,000 items, 90/10 class split, 5 answers each from 100
+      workers with class-dependent sensitivity/specificity.
+    - ``class_confusion``: 4 classes, 800 items, 6 answers each from 50 workers who confuse
+      classes 0/1 and 2/3 with each other (random per-worker confusion matrices).
+    """
+    rng = np.random.default_rng(seed)
+    if family == "long_tail":
+        k, n_items = 2, 1500
+        truth = (rng.random(n_items) < 0.4).astype(np.int64)
+        n_pro = 4
+        per_item = rng.integers(6, 12, size=n_items)
+        pro_take = rng.random((n_items, n_pro)) < 1 / 3
+        n_tail_answers = int((per_item - np.minimum(pro_take.sum(1), per_item)).sum())
+        tail_sizes = []
+        while sum(tail_sizes) < n_tail_answers:
+            tail_sizes.append(int(rng.integers(10, 21)))
+        n_tail = len(tail_sizes)
+        n_workers = n_pro + n_tail
+        acc = np.empty(n_workers)
+        acc[:n_pro] = rng.uniform(0.6, 0.85, size=n_pro)
+        acc[n_pro:] = np.where(
+            rng.random(n_tail) < 0.25, rng.uniform(0.45, 0.6, n_tail), rng.beta(8, 2.5, n_tail)
+        )
+        bias = np.zeros(n_workers)  # shift of P(answer 1) for prolific workers
+        bias[:n_pro] = rng.uniform(-0.15, 0.15, size=n_pro)
+        slots = np.repeat(np.arange(n_pro, n_workers), tail_sizes)[rng.permutation(sum(tail_sizes))]
+        items, workers, pos = [], [], 0
+        for i in range(n_items):
+            pros = list(np.flatnonzero(pro_take[i])[: per_item[i]])
+            need = per_item[i] - len(pros)
+            tail = []
+            while len(tail) < need and pos < slots.shape[0]:
+                if slots[pos] not in tail:
+                    tail.append(int(slots[pos]))
+                pos += 1
+            ws = pros + tail
+            items += [i] * len(ws)
+            workers += ws
+        item, worker = np.array(items), np.array(workers)
+        hard = rng.beta(1.2, 4.0, size=n_items)  # 0 easy .. 1 coin
+        p_correct = 0.5 + (acc[worker] - 0.5) * (1 - hard[item])
+        correct = rng.random(item.shape[0]) < p_correct
+        label = np.where(correct, truth[item], 1 - truth[item])
+        flip = rng.random(item.shape[0]) < np.abs(bias[worker])
+        label = np.where(flip, (bias[worker] > 0).astype(np.int64), label)
+        return item, worker, label.astype(np.int64), truth, k
+    if family == "adversarial":
+        k, n_items, n_workers, per = 3, 600, 60, 7
+        truth = rng.integers(0, k, n_items)
+        acc = rng.uniform(0.5, 0.9, n_workers)
+        adv = rng.random(n_workers) < 0.15
+        conf = np.stack([one_coin(a, k) for a in acc])
+        perm = np.roll(np.eye(k), 1, axis=1)
+        conf[adv] = 0.8 * perm + 0.2 / k
+    elif family == "imbalance":
+        k, n_items, n_workers, per = 2, 2000, 100, 5
+        truth = (rng.random(n_items) < 0.1).astype(np.int64)
+        sens = rng.beta(6, 3, n_workers)
+        spec = rng.beta(12, 2, n_workers)
+        conf = np.stack([[[s2, 1 - s2], [1 - s1, s1]] for s1, s2 in zip(sens, spec, strict=True)])
+    elif family == "class_confusion":
+        k, n_items, n_workers, per = 4, 800, 50, 6
+        truth = rng.integers(0, k, n_items)
+        conf = np.empty((n_workers, k, k))
+        for w in range(n_workers):
+            a = rng.uniform(0.45, 0.9)
+            m = np.full((k, k), 0.02)
+            for c in range(k):
+                m[c, c ^ 1] = (1 - a) * rng.uniform(0.6, 1.0)
+                m[c, c] = a
+            conf[w] = m / m.sum(axis=1, keepdims=True)
+    else:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    workers = np.stack([rng.choice(n_workers, per, replace=False) for _ in range(n_items)])
+    item = np.repeat(np.arange(n_items), per)
+    worker = workers.ravel()
+    cum = conf[worker, truth[item]].cumsum(axis=1)
+    label = np.minimum((rng.random(item.shape[0])[:, None] > cum).sum(axis=1), k - 1)
+    return item, worker, label.astype(np.int64), truth, k
+
+
+def one_coin(acc: float, k: int) -> np.ndarray:
+    m = np.full((k, k), (1 - acc) / (k - 1))
+    np.fill_diagonal(m, acc)
+    return m
+
+
 # --------------------------------------------------------------------------- children
 
 
@@ -189,6 +307,178 @@ def child_ours_real(name: str) -> dict[str, Any]:
             "seconds": seconds,
             "iterations": agg.n_iter_,
         }
+        if method == AUTO:
+            out[method]["selection"] = selection_record(agg)
+    from labelloop.core.aggregate import AutoAggregator
+
+    always = AutoAggregator(margin=-np.inf).fit(answers)  # the stack, never the floor
+    out[AUTO]["stack_accuracy"] = float((always.labels_[gi] == gl).mean())
+    gold = np.full(answers.n_items, -1, dtype=np.int64)
+    ok = gl >= 0
+    gold[gi[ok]] = gl[ok]
+    out["gold_share"] = gold_share_runs(answers, gold)
+    return out
+
+
+AUTO = "auto.v2"
+GOLD_SHARES = (0.05, 0.10)
+GOLD_SEEDS = (0, 1, 2)
+
+
+def selection_record(agg: Any) -> dict[str, Any]:
+    """What auto.v2 chose and the figures it chose by (for the report and for LODO)."""
+    from dataclasses import asdict
+
+    sel = asdict(agg.selection_)
+    mv = (
+        np.asarray(agg.members_["majority_vote"].labels_)
+        if "majority_vote" in agg.members_
+        else None
+    )
+    return {**sel, "has_floor_member": mv is not None}
+
+
+def gold_share_runs(answers: Any, gold: np.ndarray) -> dict[str, Any]:
+    """auto.v2 with 5 % / 10 % of the gold items given (clamped, and used to select by
+    cross-validated gold accuracy), scored on the gold items *not* given; majority vote
+    and label-free auto.v2 on the same items for comparison. Mean over GOLD_SEEDS."""
+    from labelloop.core.aggregate import AutoAggregator, MajorityVote
+
+    known = np.flatnonzero(gold >= 0)
+    free = AutoAggregator().fit(answers).labels_
+    mv = MajorityVote().fit(answers).labels_
+    out: dict[str, Any] = {}
+    for share in GOLD_SHARES:
+        rows = []
+        for seed in GOLD_SEEDS:
+            rng = np.random.default_rng(seed)
+            given = rng.choice(known, size=max(1, round(share * known.size)), replace=False)
+            g = np.full_like(gold, -1)
+            g[given] = gold[given]
+            test = np.setdiff1d(known, given)
+            auto = AutoAggregator().fit(answers, g)
+            rows.append(
+                {
+                    "auto_gold": float((auto.labels_[test] == gold[test]).mean()),
+                    "auto_label_free": float((free[test] == gold[test]).mean()),
+                    "majority_vote": float((mv[test] == gold[test]).mean()),
+                    "criterion": auto.selection_.criterion,
+                    "chosen": auto.chosen_,
+                    "n_given": int(given.size),
+                }
+            )
+        out[f"{share:.2f}"] = {
+            key: float(np.mean([r[key] for r in rows]))
+            for key in ("auto_gold", "auto_label_free", "majority_vote")
+        } | {"runs": rows}
+    return out
+
+
+def child_family(family: str, seed: int) -> dict[str, Any]:
+    """Every registered method of ours on one synthetic family member: accuracy on all items."""
+    from labelloop.core.aggregate import AGGREGATORS, make_aggregator
+    from labelloop.core.answers import Answers
+
+    item, worker, label, truth, k = make_family(family, seed)
+    answers = Answers(item, worker, label, truth.shape[0], int(worker.max()) + 1, k)
+    out: dict[str, Any] = {}
+    for method in sorted(AGGREGATORS):
+        if method == "label_model.v1":
+            continue
+        start = time.perf_counter()
+        agg = make_aggregator(method).fit(answers)
+        out[method] = {
+            "accuracy": float((agg.labels_ == truth).mean()),
+            "seconds": time.perf_counter() - start,
+        }
+        if method == AUTO:
+            out[method]["selection"] = selection_record(agg)
+    from labelloop.core.aggregate import AutoAggregator
+
+    always = AutoAggregator(margin=-np.inf).fit(answers)
+    out[AUTO]["stack_accuracy"] = float((always.labels_ == truth).mean())
+    return out
+
+
+# --------------------------------------------------------------------------- honest evaluation
+
+FAMILY_SEEDS = (0, 1, 2)
+MARGINS = (0.0, 1.0, 2.0, 3.0, 5.0)
+"""Grid of auto.v2's one threshold (standard errors of held-out likelihood gain over the
+floor) that leave-one-dataset-out chooses from."""
+
+
+def auto_at_margin(res: dict[str, Any], margin: float) -> float:
+    """auto.v2's accuracy had its margin been ``margin`` (the stack or majority vote)."""
+    sel = res[AUTO]["selection"]
+    stacked = sel["gain"]["stack"] > margin * sel["stderr"]["stack"]
+    return float(res[AUTO]["stack_accuracy"] if stacked else res["majority_vote.v1"]["accuracy"])
+
+
+def fixed_methods(res: dict[str, Any]) -> dict[str, float]:
+    skip = {AUTO, "gold_share", "auto.v1", "label_model.v1"}
+    return {m: r["accuracy"] for m, r in res.items() if m not in skip and "accuracy" in r}
+
+
+def lodo(real: dict[str, Any], families: dict[str, Any]) -> dict[str, Any]:
+    """Leave-one-dataset-out: for each real set, auto.v2's margin is chosen (from MARGINS,
+    by mean accuracy) on the other real sets and the synthetic families, then applied to
+    the left-out set. The candidate pool is fixed in advance and stacking weights come from
+    each set's own answers, so nothing else is fitted to the scored set."""
+    names = [n for n in real if n not in DEGENERATE]
+    synth = [families[f]["runs"][str(seed)] for f in families for seed in FAMILY_SEEDS]
+    out: dict[str, Any] = {}
+    for n in names:
+        pool = [real[m]["ours"] for m in names if m != n] + synth
+
+        def score(margin: float, pool: list[dict[str, Any]] = pool) -> float:
+            return float(np.mean([auto_at_margin(r, margin) for r in pool]))
+
+        best = max(MARGINS, key=lambda z: (round(score(z), 6), z))
+        ours = real[n]["ours"]
+        acc = auto_at_margin(ours, best)
+        fixed = fixed_methods(ours)
+        ck_best = max(
+            (r["accuracy"] for r in real[n]["crowdkit"].values() if r.get("accuracy") is not None),
+            default=None,
+        )
+        out[n] = {
+            "margin": best,
+            "auto": acc,
+            "majority_vote": ours["majority_vote.v1"]["accuracy"],
+            "best_fixed": max(fixed.values()),
+            "best_fixed_method": max(fixed, key=lambda m: fixed[m]),
+            "crowdkit_best": ck_best,
+            "auto_minus_mv_pp": 100 * (acc - ours["majority_vote.v1"]["accuracy"]),
+            "auto_minus_best_fixed_pp": 100 * (acc - max(fixed.values())),
+        }
+    mean = {
+        key: float(np.mean([out[n][key] for n in names if out[n][key] is not None]))
+        for key in ("auto", "majority_vote", "best_fixed", "crowdkit_best")
+    }
+    return {"per_set": out, "mean": mean}
+
+
+def family_sets(log: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for family in FAMILIES:
+        runs = {}
+        for seed in FAMILY_SEEDS:
+            log(f"synthetic family {family} seed {seed}")
+            runs[str(seed)] = run_child("family", family, str(seed))
+        rows = {}
+        for seed, r in runs.items():
+            fixed = fixed_methods(r)
+            rows[seed] = {
+                "auto": r[AUTO]["accuracy"],
+                "majority_vote": r["majority_vote.v1"]["accuracy"],
+                "one_coin": r["one_coin_dawid_skene.v1"]["accuracy"],
+                "best_fixed": max(fixed.values()),
+                "best_fixed_method": max(fixed, key=lambda m: fixed[m]),
+                "auto_v1": r["auto.v1"]["accuracy"],
+                "chosen": r[AUTO]["selection"]["chosen"],
+            }
+        out[family] = {"runs": runs, "summary": rows}
     return out
 
 
@@ -321,7 +611,7 @@ def run_process(cmd: list[str]) -> dict[str, Any]:
     return {"seconds": wall, "max_rss_bytes": usage.ru_maxrss * 1024, "stdout": out}
 
 
-def real_sets(use_cache: bool, jobs: int, log: Any) -> dict[str, Any]:
+def real_sets(use_cache: bool, jobs: int, log: Any, cached_only: bool = False) -> dict[str, Any]:
     import crowdkit
 
     version = getattr(crowdkit, "__version__", "1.4.2")
@@ -349,7 +639,7 @@ def real_sets(use_cache: bool, jobs: int, log: Any) -> dict[str, Any]:
             key = f"{version}|{method}|{name}|{digest}"
             if use_cache and key in cache:
                 results[name]["crowdkit"][method] = {**cache[key], "cached": True}
-            else:
+            elif not cached_only:
                 todo.append((name, method, key))
 
     def work(job: tuple[str, str, str]) -> tuple[str, str, str, dict[str, Any]]:
@@ -373,7 +663,7 @@ def real_sets(use_cache: bool, jobs: int, log: Any) -> dict[str, Any]:
 
 def summarize_real(results: dict[str, Any]) -> dict[str, Any]:
     used = [n for n in results if n not in DEGENERATE]
-    ours_methods = sorted(next(iter(results.values()))["ours"])
+    ours_methods = sorted(m for m in next(iter(results.values()))["ours"] if m != "gold_share")
     ours_mean = {
         m: float(np.mean([results[n]["ours"][m]["accuracy"] for n in used])) for m in ours_methods
     }
@@ -390,9 +680,11 @@ def summarize_real(results: dict[str, Any]) -> dict[str, Any]:
             for m, r in results[n]["crowdkit"].items()
             if r.get("accuracy") is not None
         }
+        if not cands:  # --ck-cached-only with nothing cached for this set
+            continue
         m = max(cands, key=lambda k: cands[k])
-        best[n] = {"method": m, "accuracy": cands[m]}
-    best_mean = float(np.mean([b["accuracy"] for b in best.values()]))
+        best[n] = {"method": m, "accuracy": cands[m], "of_methods": len(cands)}
+    best_mean = float(np.mean([b["accuracy"] for b in best.values()])) if best else float("nan")
     return {
         "datasets": used,
         "excluded": sorted(DEGENERATE) + sorted(NUMERIC),
@@ -400,8 +692,15 @@ def summarize_real(results: dict[str, Any]) -> dict[str, Any]:
         "crowdkit_mean_accuracy": ck_mean,
         "crowdkit_per_dataset_best": best,
         "crowdkit_per_dataset_best_mean": best_mean,
-        "auto_mean": ours_mean["auto.v1"],
-        "auto_minus_best_mean_pp": 100 * (ours_mean["auto.v1"] - best_mean),
+        "auto_mean": ours_mean[AUTO],
+        "auto_minus_best_mean_pp": 100 * (ours_mean[AUTO] - best_mean),
+        "gold_share": {
+            share: {
+                key: float(np.mean([results[n]["ours"]["gold_share"][share][key] for n in used]))
+                for key in ("auto_gold", "auto_label_free", "majority_vote")
+            }
+            for share in next(iter(results.values()))["ours"]["gold_share"]
+        },
     }
 
 
@@ -548,15 +847,115 @@ def print_tables(report: dict[str, Any]) -> None:
     from rich.console import Console
 
     console = Console()
+    if report.get("families"):
+        print_families(console, report["families"])
     if report.get("real"):
         print_real(console, report["real"], report["real_summary"])
+        print_lodo(console, report["lodo"])
+        print_gold_share(console, report["real"], report["real_summary"])
     print_scale(console, report)
+
+
+def print_families(console: Any, families: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table(
+        title="Synthetic families (accuracy %, all items; auto.v2 vs majority vote / best fixed)"
+    )
+    for col in (
+        "family",
+        "seed",
+        "auto",
+        "MV",
+        "one-coin",
+        "best fixed",
+        "auto-MV",
+        "auto-best",
+        "auto.v1",
+        "chosen",
+    ):
+        t.add_column(col, justify="left" if col in ("family", "best fixed", "chosen") else "right")
+    for family, f in families.items():
+        for seed, r in f["summary"].items():
+            t.add_row(
+                family,
+                seed,
+                f"{100 * r['auto']:.2f}",
+                f"{100 * r['majority_vote']:.2f}",
+                f"{100 * r['one_coin']:.2f}",
+                f"{100 * r['best_fixed']:.2f} {r['best_fixed_method'].split('.')[0]}",
+                f"{100 * (r['auto'] - r['majority_vote']):+.2f}",
+                f"{100 * (r['auto'] - r['best_fixed']):+.2f}",
+                f"{100 * r['auto_v1']:.2f}",
+                r["chosen"],
+            )
+    console.print(t)
+
+
+def print_lodo(console: Any, lodo_report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table(
+        title="Leave-one-dataset-out: auto.v2 (margin chosen without the set) per real set (%)"
+    )
+    for col in (
+        "set",
+        "margin",
+        "auto",
+        "MV",
+        "auto-MV",
+        "best fixed (ours)",
+        "auto-best",
+        "ck best",
+    ):
+        t.add_column(col, justify="left" if col in ("set", "best fixed (ours)") else "right")
+    for n, r in lodo_report["per_set"].items():
+        t.add_row(
+            n,
+            f"{r['margin']:g}",
+            f"{100 * r['auto']:.2f}",
+            f"{100 * r['majority_vote']:.2f}",
+            f"{r['auto_minus_mv_pp']:+.2f}",
+            f"{100 * r['best_fixed']:.2f} {r['best_fixed_method'].split('.')[0]}",
+            f"{r['auto_minus_best_fixed_pp']:+.2f}",
+            "-" if r["crowdkit_best"] is None else f"{100 * r['crowdkit_best']:.2f}",
+        )
+    m = lodo_report["mean"]
+    t.add_row(
+        "mean",
+        "",
+        f"{100 * m['auto']:.2f}",
+        f"{100 * m['majority_vote']:.2f}",
+        f"{100 * (m['auto'] - m['majority_vote']):+.2f}",
+        f"{100 * m['best_fixed']:.2f}",
+        f"{100 * (m['auto'] - m['best_fixed']):+.2f}",
+        f"{100 * m['crowdkit_best']:.2f}",
+    )
+    console.print(t)
+
+
+def print_gold_share(console: Any, real: dict[str, Any], s: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table(title="What gold buys: auto.v2 with 5 % / 10 % of gold given, scored on the rest (%)")
+    shares = list(s["gold_share"])
+    t.add_column("set")
+    for share in shares:
+        for col in ("MV", "label-free", "with gold"):
+            t.add_column(f"{float(share):.0%} {col}", justify="right")
+    for n in [*s["datasets"], "mean"]:
+        row = [n]
+        for share in shares:
+            g = s["gold_share"][share] if n == "mean" else real[n]["ours"]["gold_share"][share]
+            row += [f"{100 * g[k]:.2f}" for k in ("majority_vote", "auto_label_free", "auto_gold")]
+        t.add_row(*row)
+    console.print(t)
 
 
 def print_real(console: Any, real: dict[str, Any], s: dict[str, Any]) -> None:
     from rich.table import Table
 
-    ours_m = sorted(next(iter(real.values()))["ours"])
+    ours_m = sorted(m for m in next(iter(real.values()))["ours"] if m != "gold_share")
     ck_m = [m for m in CK_METHODS if any(m in real[n]["crowdkit"] for n in real)]
     t = Table(title="Accuracy on gold items (%) -- ours | crowd-kit 1.4.2")
     t.add_column("set")
@@ -643,6 +1042,12 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true", help="recompute crowd-kit on real sets")
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--skip-families", action="store_true")
+    parser.add_argument(
+        "--ck-cached-only",
+        action="store_true",
+        help="use cached crowd-kit real-set results only (missing ones are left out)",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="runs per timing (best is kept)")
     parser.add_argument(
         "--jobs", type=int, default=2, help="parallel crowd-kit children on real sets"
@@ -656,6 +1061,8 @@ def main() -> None:
             res = child_ours_real(rest[0])
         elif kind == "ck_real":
             res = child_ck_real(rest[0], rest[1])
+        elif kind == "family":
+            res = child_family(rest[0], int(rest[1]))
         elif kind == "fit":
             res = child_fit(rest[0], rest[1], rest[2], rest[3] == "1")
         else:
@@ -668,9 +1075,12 @@ def main() -> None:
 
     started = time.perf_counter()
     report: dict[str, Any] = {"crowdkit_version": "1.4.2", "cores": os.cpu_count()}
+    if not args.skip_families:
+        report["families"] = family_sets(log)
     if not args.skip_real:
-        report["real"] = real_sets(not args.no_cache, args.jobs, log)
+        report["real"] = real_sets(not args.no_cache, args.jobs, log, args.ck_cached_only)
         report["real_summary"] = summarize_real(report["real"])
+        report["lodo"] = lodo(report["real"], report.get("families", {}))
     if not args.skip_million:
         report["million"] = million(args.repeat, log)
     if not args.quick:

@@ -29,5 +29,13 @@ def test_demo_runs_the_loop_and_scores_on_hidden_truth(cli, tmp_path, monkeypatc
     hidden = float(re.search(r"whose truth was hidden: ([\d.]+)% correct", out).group(1))
     assert hidden > 90
     assert "40 in flight" in out and re.search(r"ok: [\d,]+ events of project 'youtube-spam'", out)
+    # no self-grading: the model votes on every item (alone on most); its skill comes from
+    # gold and others' votes, and its interval covers its accuracy on gold (out-of-fold)
+    monkeypatch.chdir(target)
+    report = cli("aggregate", "--json")
+    assert report.code == 0, report.err
+    model = next(x for x in json.loads(report.out)["labelers"] if x["kind"] == "model")
+    assert model["skill"] < 0.99 and model["evidence"] >= 900
+    assert model["skill_low"] <= oof / 100 <= model["skill_high"], (model, oof)
     again = cli("demo", "--dir", str(target))
     assert again.code != 0 and "already holds a workspace" in again.err

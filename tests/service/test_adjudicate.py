@@ -105,3 +105,32 @@ def test_answers_outside_the_current_schema_are_left_out_and_reported(store, cli
         result.code == 0
         and "1 answers carry labels that are not in the current schema" in result.out
     )
+
+
+def test_reliability_has_evidence_and_interval_and_never_self_grades(store, tmp_path):
+    # labeler "solo" answers items 0-39 alone (always "a") and items 40-49 with two others
+    # who say "b"; it must not be credited for agreeing with itself on its sole votes
+    rows = ["worker,task,label"]
+    rows += [f"solo,t{i},a" for i in range(50)]
+    rows += [f"{w},t{i},b" for i in range(40, 50) for w in ("p1", "p2")]
+    rows += [f"{w},t{i},{lab}" for i in range(50, 60) for w, lab in (("p1", "a"), ("p2", "a"))]
+    path = tmp_path / "answers.csv"
+    path.write_text("\n".join(rows) + "\n")
+    import_answers(store, None, path)
+    report = adjudicate(store, None, method="dawid_skene")
+    solo = next(x for x in report.labelers if x.name == "solo")
+    assert solo.evidence == 10 and solo.gold_evidence == 0
+    assert solo.skill is not None and solo.skill < 0.5
+    assert solo.skill_low is not None and solo.skill_high is not None
+    assert solo.skill_low <= solo.skill <= solo.skill_high
+    assert solo.fitted_skill is not None
+
+
+def test_auto_reports_what_it_chose_and_why(rte, cli):
+    report = adjudicate(rte, None, method="auto")
+    sel = report.selection
+    assert sel is not None and sel["criterion"] == "heldout_likelihood"
+    assert abs(sum(sel["weights"].values()) - 1.0) < 1e-3 and sel["heldout_answers"] > 0
+    assert adjudicate(rte, None, method="dawid_skene").selection is None
+    out = cli("aggregate").out
+    assert "chosen by heldout likelihood:" in out

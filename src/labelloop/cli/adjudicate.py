@@ -24,8 +24,12 @@ _HELP = " ".join(
         "\n\nProject mode (no ANSWERS argument): aggregates the workspace project's answer",
         "events and records an adjudication event per item whose label or confidence changed",
         "(method, version and parameters in its provenance); prints each source's estimated",
-        "reliability.",
-        "\n\nMethods: auto (default), majority_vote, weighted_majority_vote, wawa,",
+        "reliability: from gold, or from the others' votes on items it shares (never from",
+        "items it answered alone), with the evidence count and a 95% interval.",
+        "\n\nMethods: auto (default: weighs majority vote, one-coin, Dawid-Skene and MACE",
+        "variants by how well each predicts held-out answers, majority vote unless clearly",
+        "beaten; with --clamp-gold and 20+ gold tasks, by cross-validated gold accuracy;",
+        "auto.v1 is the former committee), majority_vote, weighted_majority_vote, wawa,",
         "zero_based_skill, dawid_skene, one_coin_dawid_skene, hierarchical_dawid_skene, mace,",
         "glad (optionally with a version suffix such as dawid_skene.v1); --param NAME=VALUE",
         "sets an aggregator parameter (e.g. --param max_iter=50).",
@@ -102,6 +106,9 @@ def _project_mode(
         f"{report.method} on {report.answers:,} answers over {report.items:,} items "
         f"({report.n_iter} iterations, {report.seconds:.2f} s){gold}"
     )
+    if report.selection is not None:
+        weights = ", ".join(f"{k} {v:.2f}" for k, v in report.selection["weights"].items())
+        console.print(f"chosen by {report.selection['criterion'].replace('_', ' ')}: {weights}")
     if report.skipped_answers:
         console.print(
             f"[yellow]warning:[/yellow] {report.skipped_answers:,} answers carry labels that are "
@@ -118,15 +125,31 @@ def _project_mode(
         skill = "-" if k.mean_skill is None else f"{k.mean_skill:.3f}"
         kinds.add_row(k.kind, str(k.labelers), f"{k.answers:,}", skill, f"{k.mean_agreement:.3f}")
     console.print(kinds)
-    table = Table(title="labelers (least reliable first)")
-    for col in ("kind", "name", "version", "answers", "skill", "agreement"):
-        table.add_column(
-            col, justify="right" if col in ("answers", "skill", "agreement") else "left"
-        )
+    table = Table(
+        title="labelers (least reliable first; skill from gold and others' votes, never their own)"
+    )
+    numeric = ("answers", "skill", "95% interval", "evidence", "gold", "agreement")
+    for col in ("kind", "name", "version", *numeric):
+        table.add_column(col, justify="right" if col in numeric else "left")
     ranked = sorted(report.labelers, key=lambda x: (x.skill is None, x.skill or 0.0))
     for x in ranked[:25]:
         skill = "-" if x.skill is None else f"{x.skill:.3f}"
-        table.add_row(x.kind, x.name, x.version[:12], f"{x.answers:,}", skill, f"{x.agreement:.3f}")
+        interval = (
+            "-"
+            if x.skill_low is None or x.skill_high is None
+            else f"{x.skill_low:.2f}-{x.skill_high:.2f}"
+        )
+        table.add_row(
+            x.kind,
+            x.name,
+            x.version[:8],
+            f"{x.answers:,}",
+            skill,
+            interval,
+            f"{x.evidence:,}",
+            f"{x.gold_evidence:,}",
+            f"{x.agreement:.3f}",
+        )
     console.print(table)
     if len(ranked) > 25:
         console.print(f"... {len(ranked) - 25} more labelers (--json lists all)")

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 
 from labelloop.core.aggregate import make_aggregator
+from labelloop.core.aggregate.reliability import score_reliability
 from labelloop.core.answers import ABSTAIN, Answers
 from labelloop.core.provenance import canonical_json, content_hash
 from labelloop.errors import InvalidInput
@@ -38,11 +39,22 @@ class LabelerSkill:
     version: str
     answers: int
     skill: float | None
-    """The aggregator's reliability estimate (method-specific; None if it has none)."""
+    """Estimated accuracy from evidence independent of the labeler's own vote: gold where
+    there is gold, else the leave-self-out posterior on items others answered too (None
+    without such evidence); see :mod:`labelloop.core.aggregate.reliability`."""
     agreement: float
     """Mean posterior of the labeler's own answers: how often the result agrees with it.
     For a rule that only ever votes one class this is its precision, where the skill of a
     full-confusion model is not."""
+    evidence: int = 0
+    """Items the skill rests on (its own sole-vote items without gold are not counted)."""
+    gold_evidence: int = 0
+    """Of those, items with gold."""
+    skill_low: float | None = None
+    skill_high: float | None = None
+    """95 % interval of the skill (Jeffreys), wide when there is little evidence."""
+    fitted_skill: float | None = None
+    """The aggregator's own estimate (method-specific; it sees the labeler's own votes)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ class AdjudicationReport:
     skipped_answers: int
     labelers: list[LabelerSkill] = field(default_factory=list)
     kinds: list[KindSummary] = field(default_factory=list)
+    selection: dict[str, Any] | None = None
+    """What ``auto`` chose (model weights) and by which criterion; None for other methods."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,6 +215,13 @@ def adjudicate(
             )
         added = repo.append_events(conn, project.name, drafts)
         skills = getattr(aggregator, "skills_", None)
+        source = getattr(aggregator, "model_", aggregator)
+        reliability = score_reliability(
+            answers,
+            source.probas_,
+            confusions=getattr(source, "confusions_", None),
+            gold=gold,
+        )
         labeler_rows = {
             int(r.id): r
             for r in conn.execute(select(t.labelers).where(t.labelers.c.project_id == project.id))
@@ -215,17 +236,22 @@ def adjudicate(
             row = labeler_rows.get(int(labeler_id))
             if row is None:
                 continue
-            skill = None
+            fitted = None
             if skills is not None and np.isfinite(skills[code]):
-                skill = round(float(skills[code]), 4)
+                fitted = round(float(skills[code]), 4)
             report_labelers.append(
                 LabelerSkill(
                     row.kind,
                     row.name,
                     row.version,
                     int(answers_per_labeler[code]),
-                    skill,
+                    _rounded(reliability.skill[code]),
                     round(float(agreement[code]), 4),
+                    evidence=int(reliability.evidence[code]),
+                    gold_evidence=int(reliability.gold_evidence[code]),
+                    skill_low=_rounded(reliability.low[code]),
+                    skill_high=_rounded(reliability.high[code]),
+                    fitted_skill=fitted,
                 )
             )
     return AdjudicationReport(
@@ -244,6 +270,7 @@ def adjudicate(
         skipped_answers=skipped,
         labelers=report_labelers,
         kinds=_kind_summaries(report_labelers),
+        selection=_selection(aggregator),
     )
 
 
@@ -262,6 +289,25 @@ def consensus_labels(store: Store, project_name: str | None) -> dict[str, Any]:
             .where(st.c.project_id == project.id, st.c.label.is_not(None))
         )
         return {key: json.loads(label) for key, label in rows}
+
+
+def _selection(aggregator: Any) -> dict[str, Any] | None:
+    sel = getattr(aggregator, "selection_", None)
+    if sel is None:
+        return None
+    return {
+        "chosen": sel.chosen,
+        "criterion": sel.criterion,
+        "weights": {k: round(v, 4) for k, v in sel.weights.items()},
+        "heldout_answers": sel.n_heldout,
+        "gain_per_answer": round(sel.gain["stack"], 6),
+        "gain_stderr": round(sel.stderr["stack"], 6),
+        "gold_items": sel.n_gold,
+    }
+
+
+def _rounded(value: float) -> float | None:
+    return round(float(value), 4) if np.isfinite(value) else None
 
 
 def _kind_summaries(labelers: list[LabelerSkill]) -> list[KindSummary]:

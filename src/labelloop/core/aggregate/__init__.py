@@ -11,7 +11,7 @@ Examples
 >>> make_aggregator("majority_vote.v1").fit(a).labels_.tolist()
 [1, 0]
 >>> sorted(AGGREGATORS)[:2]
-['auto.v1', 'dawid_skene.v1']
+['auto.v1', 'auto.v2']
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
-from labelloop.core.aggregate.auto import AutoAggregator, HierarchicalDawidSkene
+from labelloop.core.aggregate.auto import AutoCommittee, HierarchicalDawidSkene
 from labelloop.core.aggregate.dawid_skene import MACE, DawidSkene, OneCoinDawidSkene
 from labelloop.core.aggregate.glad import GLAD
+from labelloop.core.aggregate.selection import AutoAggregator, Selection
 from labelloop.core.aggregate.voting import (
     MajorityVote,
     Wawa,
@@ -42,6 +43,7 @@ AGGREGATORS: dict[str, type[Aggregator]] = {
         MACE,
         GLAD,
         HierarchicalDawidSkene,
+        AutoCommittee,
         AutoAggregator,
     )
 }
@@ -75,11 +77,13 @@ __all__ = [
     "MACE",
     "Aggregator",
     "AutoAggregator",
+    "AutoCommittee",
     "DawidSkene",
     "GoldLike",
     "HierarchicalDawidSkene",
     "MajorityVote",
     "OneCoinDawidSkene",
+    "Selection",
     "Wawa",
     "WeightedMajorityVote",
     "ZeroBasedSkill",

@@ -13,6 +13,13 @@ row softmax runs on contiguous vectors, and the iterations run in float32 (half 
 traffic); log-likelihoods are accumulated in float64 and the reported posteriors are
 returned as float64.
 
+No self-grading: an item whose only answer is one labeler's (and that has no gold) is left
+out of the fit (M-step counts, class mass and the log-likelihood; its posterior is still
+computed). Its posterior is that labeler's own vote, so counting it would credit the labeler
+with agreeing with itself (a model labeler that votes on every item, alone on most of them,
+would get a skill near 1 and then outweigh everyone else). When every item is such an item,
+they all count (there is nothing else to learn from).
+
 Convergence is tested on the quantity EM actually increases: the (penalized) marginal
 log-likelihood ``sum_i log sum_k p_k prod_answers pi[w, k, y]`` (with clamped items at
 their gold class) plus the log prior of the parameters.
@@ -171,8 +178,20 @@ class _EStep:
         self.design = design
         self.rows = np.flatnonzero(fi.known)
         self.gold = fi.gold[self.rows]
-        counted = design.answered | fi.known
+        solo = (np.diff(design.a.indptr) == 1) & ~fi.known
+        if solo.all():  # nothing but solo answers: nothing else to learn from
+            solo[:] = False
+        counted = (design.answered & ~solo) | fi.known
         self.counted = None if counted.all() else counted
+        self.solo = np.flatnonzero(solo) if solo.any() else None
+
+    def counts(self, post_t: npt.NDArray[np.floating[Any]]) -> FloatArray:
+        """Expected counts for the M-step, without items answered by one labeler alone."""
+        if self.solo is None:
+            return self.design.expected_counts(post_t)
+        masked = post_t.copy()
+        masked[:, self.solo] = 0.0
+        return self.design.expected_counts(masked)
 
     def __call__(self, params: MStepResult) -> tuple[npt.NDArray[np.floating[Any]], float]:
         scores = self.design.item_scores_t(params.log_pi_t, params.log_prior)
@@ -182,7 +201,7 @@ class _EStep:
             lognorm[self.rows] = known
             scores[:, self.rows] = 0.0
             scores[self.gold, self.rows] = 1.0
-        # an item without answers or gold carries no evidence
+        # an item without answers or gold, or with one labeler's answer alone, is not counted
         ll = float(lognorm.sum() if self.counted is None else lognorm[self.counted].sum())
         return scores, ll
 
@@ -208,7 +227,7 @@ def run_em(
     n_answers = max(int(design.a.nnz), 1)
     e_step = _EStep(fi, design)
     post_t: npt.NDArray[np.floating[Any]] = np.ascontiguousarray(init_post.T, dtype=np.float32)
-    params = m_step(design.expected_counts(post_t), e_step.mass(post_t))
+    params = m_step(e_step.counts(post_t), e_step.mass(post_t))
     prev = -np.inf
     ll = obj = -np.inf
     history: list[float] = []
@@ -223,6 +242,6 @@ def run_em(
             converged = True
             break
         prev = obj
-        params = m_step(design.expected_counts(post_t), e_step.mass(post_t))
+        params = m_step(e_step.counts(post_t), e_step.mass(post_t))
     post = np.ascontiguousarray(post_t.T, dtype=np.float64)
     return EMResult(post, params, it, converged, ll, obj, history)

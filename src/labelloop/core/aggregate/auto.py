@@ -1,6 +1,9 @@
-"""The default aggregator ``auto.v1`` and its main part, hierarchical Dawid-Skene.
+"""Hierarchical Dawid-Skene, and ``auto.v1``, the former default aggregator.
 
-``auto.v1`` needs no gold and no per-dataset tuning. It is a committee of three models with
+``auto.v1`` (kept so recorded results can be reproduced; the default is now ``auto.v2``,
+:mod:`labelloop.core.aggregate.selection`) needs no gold and no per-dataset tuning. Its pool
+was chosen by mean accuracy on the benchmark's own sets and did not hold on unseen sparse
+long-tail crowds, where it fell below majority vote. It is a committee of three models with
 different biases whose posteriors are averaged (a linear opinion pool):
 
 1. :class:`HierarchicalDawidSkene` -- class-specific confusions, shrunk toward the crowd;
@@ -154,8 +157,12 @@ class HierarchicalDawidSkene(_EMAggregator):
         return self
 
 
-class AutoAggregator(Aggregator):
-    """Default aggregator (``auto.v1``): opinion pool of hierarchical DS, MACE and Wawa.
+class AutoCommittee(Aggregator):
+    """The former default (``auto.v1``): opinion pool of hierarchical DS, MACE and Wawa.
+
+    Kept so that results recorded under ``auto.v1`` can be reproduced; ``auto.v2``
+    (:class:`AutoAggregator`) replaced it because its pool was chosen on the benchmark's own
+    sets and fell below majority vote on sparse long-tail crowds.
 
     ``probas_`` is the mean of the three members' posteriors; ``labels_`` its argmax (an
     exact tie goes to the hierarchical DS posterior, then the lower code). Reliability
@@ -177,7 +184,7 @@ class AutoAggregator(Aggregator):
     --------
     >>> from labelloop.core.answers import Answers
     >>> a = Answers.from_codes([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 1, 0, 0, 0, 1])
-    >>> auto = AutoAggregator().fit(a)
+    >>> auto = AutoCommittee().fit(a)
     >>> auto.labels_.tolist(), [type(m).__name__ for m in auto.members_]
     ([1, 0], ['HierarchicalDawidSkene', 'MACE', 'Wawa'])
     """
@@ -237,4 +244,5 @@ class AutoAggregator(Aggregator):
         self.priors_ = hds.priors_
         self.history_ = hds.history_
         self.members_ = members
+        self.model_ = hds
         return self
