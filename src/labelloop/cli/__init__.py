@@ -50,4 +50,5 @@ from labelloop.cli import lf as _lf  # noqa: E402,F401
 from labelloop.cli import llm as _llm  # noqa: E402,F401
 from labelloop.cli import adjudicate as _adjudicate  # noqa: E402,F401
 from labelloop.cli import agreement as _agreement  # noqa: E402,F401
+from labelloop.cli import events as _events  # noqa: E402,F401
 # isort: on
