@@ -8,7 +8,7 @@ at that event, which :func:`find_chain_break` names.
 Hash formats. Format 1 (the first events ever written) hashed the stored columns, database
 ids included, and names no format. Format 2 (:data:`HASH_FORMAT`) hashes a portable form
 (:data:`PORTABLE_FIELDS`): stable keys instead of ids (project name, item key, labeler
-kind/name/version, schema name/version/content hash, the corrected event's hash) and
+kind/name/version, schema name/version, the corrected event's hash) and
 ``hash_format`` itself, so a chain verifies outside the database that wrote it
 (:func:`find_line_break` over exported lines). Both formats verify; a chain may hold format-1
 events followed by format-2 events.
@@ -48,7 +48,8 @@ PORTABLE_FIELDS = (
 )
 """The hashed fields of a format-2 event. ``item`` is the item key (None for a project-level
 event), ``labeler`` ``{"kind", "name", "version"}`` or None, ``schema`` ``{"name",
-"version", "content_hash"}`` or None, ``corrects`` the hash of the corrected event or None;
+"version"}`` or None (a ``schema_applied`` event's payload names the content hash),
+``corrects`` the hash of the corrected event or None;
 ``label``, ``suggestion`` and ``payload`` are JSON values (not their encoded text)."""
 
 

@@ -219,10 +219,11 @@ def verify_events_file(path: Path) -> FileVerifyResult:
 
 def _schema_ids(
     conn: Connection, project: repo.Project, header: dict[str, Any], path: Path
-) -> dict[str, int]:
+) -> dict[tuple[str, str], int]:
     """Record the header's schema versions in the project (each body checked against its
-    content hash), the current one last; their ids by content hash."""
+    content hash), the current one last; their ids by (name, version)."""
     records: dict[str, dict[str, Any]] = {}
+    names: dict[tuple[str, str], str] = {}
     for i, v in enumerate(header.get("schema_versions") or []):
         where = f"{path}, line 1: schema_versions[{i}]"
         try:
@@ -244,6 +245,9 @@ def _schema_ids(
                 f"the header says {str(record['content_hash'])[:12]} version "
                 f"{record['version']!r}"
             )
+        if (schema.name, schema.version) in names:
+            raise InvalidInput(f"{where}: schema {schema.name!r} version {schema.version!r} twice")
+        names[(schema.name, schema.version)] = record["content_hash"]
         records[record["content_hash"]] = record
     current = header.get("current_schema")
     if current is not None and current not in records:
@@ -253,7 +257,7 @@ def _schema_ids(
     for digest in order:
         project = repo.get_project(conn, project.name)  # add_schema_version reads its current
         ids[digest], _ = repo.add_schema_version(conn, project, **records[digest])
-    return ids
+    return {key: ids[digest] for key, digest in names.items()}
 
 
 def _stub_items(conn: Connection, project: repo.Project, keys: set[str], source: str) -> int:
@@ -370,7 +374,7 @@ def _draft(
     event: dict[str, Any],
     item_ids: dict[str, int],
     labeler_ids: dict[tuple[str, str, str], int],
-    schema_ids: dict[str, int],
+    schema_ids: dict[tuple[str, str], int],
     corrects: int | None,
     path: Path,
     line: int,
@@ -383,10 +387,11 @@ def _draft(
         raise InvalidInput(
             f"{path}, line {line}: label, suggestion and payload must be JSON text or null"
         ) from None
-    if schema is not None and schema["content_hash"] not in schema_ids:
+    schema_key = None if schema is None else (schema["name"], schema["version"])
+    if schema_key is not None and schema_key not in schema_ids:
         raise InvalidInput(
-            f"{path}, line {line}: schema {schema['version']!r} "
-            f"({str(schema['content_hash'])[:12]}) is not in the header's schema_versions"
+            f"{path}, line {line}: schema {schema_key[0]!r} version {schema_key[1]!r} is not "
+            "in the header's schema_versions"
         )
     return repo.EventDraft(
         type=event["type"],
@@ -395,7 +400,7 @@ def _draft(
         if labeler is None
         else labeler_ids[(labeler["kind"], labeler["name"], labeler["version"])],
         label=label,
-        schema_version_id=None if schema is None else schema_ids[schema["content_hash"]],
+        schema_version_id=None if schema_key is None else schema_ids[schema_key],
         source=event["source"],
         created_at=event["created_at"],
         time_spent_ms=event["time_spent_ms"],

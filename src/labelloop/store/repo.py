@@ -391,14 +391,12 @@ def chain_keys(
             select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version).where(lb.c.project_id == project.id)
         )
     }
-    schemas = {}
-    for r in conn.execute(
-        select(sv.c.id, sv.c.version, sv.c.content_hash, sv.c.body).where(
-            sv.c.project_id == project.id
+    schemas = {
+        int(r.id): {"name": json.loads(r.body).get("name"), "version": r.version}
+        for r in conn.execute(
+            select(sv.c.id, sv.c.version, sv.c.body).where(sv.c.project_id == project.id)
         )
-    ):
-        name = json.loads(r.body).get("name")
-        schemas[int(r.id)] = {"name": name, "version": r.version, "content_hash": r.content_hash}
+    }
     items = {
         int(i): k for i, k in _select_in(conn, t.items, ("id", "key"), project, "id", item_ids)
     }
