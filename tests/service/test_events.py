@@ -112,6 +112,9 @@ def test_a_format_1_database_written_by_the_old_code_migrates_and_still_verifies
     result = verify_chain(store, None)
     assert (result.ok, result.events) == (True, 15)
     assert head(store) == (15, LEGACY_HEAD)
+    for sql in ("UPDATE events SET source = 'api'", "DELETE FROM events"):
+        with pytest.raises(Exception, match="append-only"), store.write() as conn:
+            conn.execute(text(sql))  # the triggers outlive the migration
     # new events (format 2) continue the old chain: a mixed chain verifies
     import_answers(
         store, None, answers_file(tmp_path, [("dan", "t2", "spam"), ("dan", "t9", "ham")])
@@ -134,9 +137,12 @@ def test_a_format_1_database_written_by_the_old_code_migrates_and_still_verifies
     fresh.dispose()
 
 
-def append_format_1(conn, project: repo.Project, drafts: list[repo.EventDraft]) -> None:
+def append_format_1(
+    conn, project: repo.Project, drafts: list[repo.EventDraft], *, migrated: bool = True
+) -> None:
     """Append events exactly as the code before hash format 2 did (commit fad02eb): the hash
-    covers the stored columns, database ids included, and names no format."""
+    covers the stored columns, database ids included, and names no format (``migrated``:
+    the hash_format column exists and says 1)."""
     seq, prev = project.event_seq, project.head_hash
     for d in drafts:
         seq += 1
@@ -158,7 +164,8 @@ def append_format_1(conn, project: repo.Project, drafts: list[repo.EventDraft]) 
             "payload": None,
         }
         digest = event_hash(row, prev)
-        conn.execute(insert(t.events).values(**row, prev_hash=prev, hash=digest, hash_format=1))
+        extra = {"hash_format": 1} if migrated else {}
+        conn.execute(insert(t.events).values(**row, prev_hash=prev, hash=digest, **extra))
         prev = digest
     conn.execute(
         update(t.projects)
@@ -196,6 +203,62 @@ def test_format_1_rows_then_format_2_rows_verify_and_a_changed_format_1_row_is_n
     broken = verify_chain(store, None)
     assert (broken.ok, broken.broken_seq) == (False, 8)
     assert "altered" in broken.reason
+
+
+def test_migration_0003_keeps_format_1_rows_verifying_and_the_triggers(database_url, tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from labelloop.store.engine import MIGRATIONS
+
+    store = Store(database_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.write() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    with store.write() as conn:
+        project = repo.create_project(conn, "old")
+        version_id, _ = repo.add_schema_version(
+            conn,
+            project,
+            version="open-1",
+            content_hash="c" * 64,
+            is_open=True,
+            body={"name": "open", "version": "open-1"},
+            source=None,
+        )
+        project = repo.get_project(conn, "old")
+        repo.insert_items(
+            conn,
+            project,
+            [
+                {
+                    "key": k,
+                    "external_id": k,
+                    "content_hash": k * 64,
+                    "data": "{}",
+                    "meta": "{}",
+                    "media": None,
+                    "source": None,
+                }
+                for k in "ab"
+            ],
+        )
+        ids = repo.find_item_ids(conn, project, ["a", "b"])
+        ann = repo.ensure_labelers(conn, project, [("human", "ann", "1")])[("human", "ann", "1")]
+        drafts = [repo.EventDraft("answer", ids[k], ann, "x", version_id, "import") for k in "abab"]
+        append_format_1(conn, project, drafts, migrated=False)
+    store.migrate()
+    assert store.is_migrated()
+    result = verify_chain(store, "old")
+    assert (result.ok, result.events) == (True, 4)
+    with store.read() as conn:
+        assert set(conn.execute(select(t.events.c.hash_format)).scalars()) == {1}
+    for sql in ("UPDATE events SET source = 'api'", "DELETE FROM events"):
+        with pytest.raises(Exception, match="append-only"), store.write() as conn:
+            conn.execute(text(sql))
+    store.dispose()
 
 
 # ---------------------------------------------------------------- format 2: portable

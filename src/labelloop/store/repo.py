@@ -667,7 +667,8 @@ def _event_ids_by_seq(conn: Connection, project: Project, seqs: Sequence[int]) -
 
 
 def iter_events(conn: Connection, project: Project, batch: int = 10_000) -> Iterator[Any]:
-    """All events of a project in chain order, streamed in batches by seq."""
+    """All events of a project in chain order, streamed in batches by seq (stored rows;
+    project-level events have no item_id; :func:`iter_chain` gives their hashed fields)."""
     ev = t.events
     after = 0
     while True:
