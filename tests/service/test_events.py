@@ -493,3 +493,30 @@ def test_readers_of_item_events_ignore_project_level_events(store, tmp_path):
     report = adjudicate(store, None, method="majority_vote")
     assert report.items == 3
     assert verify_chain(store, None).ok
+
+
+def test_an_item_of_another_project_is_refused(store, tmp_path):
+    import_answers(store, None, answers_file(tmp_path, ANSWERS[:1]))
+    with store.write() as conn:
+        other = repo.create_project(conn, "other")
+        repo.insert_items(
+            conn,
+            other,
+            [
+                {
+                    "key": "x",
+                    "external_id": "x",
+                    "content_hash": "x" * 64,
+                    "data": "{}",
+                    "meta": "{}",
+                    "media": None,
+                    "source": None,
+                }
+            ],
+        )
+        foreign = repo.find_item_ids(conn, other, ["x"])["x"]
+        project = repo.get_project(conn, "test", lock=True)
+        draft = repo.EventDraft("gold", foreign, None, "spam", project.schema_version_id, "api")
+        with pytest.raises(InvalidInput, match=f"item id {foreign} is not an item of project"):
+            repo.append_events(conn, "test", [draft])
+    assert head(store, "test")[0] == 1

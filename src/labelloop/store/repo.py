@@ -372,7 +372,8 @@ def hashed_fields(row: Any) -> dict[str, Any]:
 class ChainKeys:
     """Portable keys of a project's ids, resolved once per batch of events (no per-event
     queries): labeler and schema version ids of the whole project, item keys and event
-    hashes of the ids asked for."""
+    hashes of the ids asked for (item keys also of ids asked for earlier in the
+    transaction)."""
 
     project: str
     labelers: dict[int, dict[str, str]]
@@ -397,13 +398,36 @@ def chain_keys(
             select(sv.c.id, sv.c.version, sv.c.body).where(sv.c.project_id == project.id)
         )
     }
-    items = {
-        int(i): k for i, k in _select_in(conn, t.items, ("id", "key"), project, "id", item_ids)
-    }
+    items = _item_keys(conn, project, item_ids)
     events = {
         int(i): h for i, h in _select_in(conn, t.events, ("id", "hash"), project, "id", event_ids)
     }
     return ChainKeys(project.name, labelers, schemas, items, events)
+
+
+_ITEM_KEYS = "labelloop.item_keys"
+
+
+def _item_keys(conn: Connection, project: Project, item_ids: Iterable[int]) -> dict[int, str]:
+    """Keys of these item ids (and of others looked up earlier in the same transaction).
+
+    An import appends events about the same items batch after batch; items are never
+    deleted and their keys never change, so what one batch looked up serves the next
+    instead of being queried again. The memo lives on the connection and is dropped when
+    another transaction (or project) uses it.
+    """
+    txn = conn.get_transaction()
+    memo = conn.info.get(_ITEM_KEYS)
+    if memo is None or memo[0] is not txn or memo[1] != project.id:
+        memo = (txn, project.id, {})
+        conn.info[_ITEM_KEYS] = memo
+    known: dict[int, str] = memo[2]
+    missing = [i for i in item_ids if i not in known]
+    if missing:
+        known.update(
+            (int(i), k) for i, k in _select_in(conn, t.items, ("id", "key"), project, "id", missing)
+        )
+    return known
 
 
 def portable_fields(
@@ -411,7 +435,7 @@ def portable_fields(
     *,
     seq: int,
     type: str,
-    item_id: int | None,
+    item_key: str | None,
     labeler_id: int | None,
     label: str | None,
     schema_version_id: int | None,
@@ -425,7 +449,8 @@ def portable_fields(
     payload: str | None,
 ) -> dict[str, Any]:
     """The hashed fields of a format-2 event (core.provenance.PORTABLE_FIELDS) from its
-    stored columns; ``label``, ``suggestion`` and ``payload`` stay their canonical JSON text.
+    stored columns and its item's key; ``label``, ``suggestion`` and ``payload`` stay their
+    canonical JSON text.
 
     Raises InvalidInput naming an id that is not the project's.
     """
@@ -435,7 +460,7 @@ def portable_fields(
             "project": keys.project,
             "seq": seq,
             "type": type,
-            "item": None if item_id is None else keys.items[item_id],
+            "item": item_key,
             "labeler": None if labeler_id is None else keys.labelers[labeler_id],
             "label": label,
             "schema": None if schema_version_id is None else keys.schemas[schema_version_id],
@@ -451,7 +476,7 @@ def portable_fields(
     except KeyError as exc:
         raise InvalidInput(
             f"event {seq} of project {keys.project!r} refers to id {exc.args[0]} that the "
-            "project does not hold (item, labeler, schema version or corrected event)"
+            "project does not hold (labeler, schema version or corrected event)"
         ) from None
 
 
@@ -521,12 +546,15 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
         suggestion = None if d.suggestion is None else canonical_json(d.suggestion)
         payload = None if d.payload is None else canonical_json(d.payload)
         created_at = d.created_at or stamp
+        item_key = None if d.item_id is None else keys.items.get(d.item_id)
+        if item_key is None and d.item_id is not None:
+            raise InvalidInput(f"item id {d.item_id} is not an item of project {project.name!r}")
         digest = event_hash(
             portable_fields(
                 keys,
                 seq=seq,
                 type=d.type,
-                item_id=d.item_id,
+                item_key=item_key,
                 labeler_id=d.labeler_id,
                 label=label,
                 schema_version_id=d.schema_version_id,
@@ -720,16 +748,28 @@ def iter_chain(conn: Connection, project: Project, batch: int = 10_000) -> Itera
         if not rows:
             return
         keys = replace(
-            base,
-            items={r.item_id: r.item_key for r in rows if r.item_id is not None},
-            events={r.corrects_event_id: r.corrects_hash for r in rows if r.corrects_hash},
+            base, events={r.corrects_event_id: r.corrects_hash for r in rows if r.corrects_hash}
         )
         for r in rows:
             if r.hash_format == 1:
                 fields = hashed_fields(r)
             else:
                 fields = portable_fields(
-                    keys, **{c: getattr(r, c) for c in HASHED_COLUMNS if c != "project_id"}
+                    keys,
+                    seq=r.seq,
+                    type=r.type,
+                    item_key=r.item_key,
+                    labeler_id=r.labeler_id,
+                    label=r.label,
+                    schema_version_id=r.schema_version_id,
+                    created_at=r.created_at,
+                    time_spent_ms=r.time_spent_ms,
+                    suggestion=r.suggestion,
+                    calibration_score=r.calibration_score,
+                    source=r.source,
+                    idempotency_key=r.idempotency_key,
+                    corrects_event_id=r.corrects_event_id,
+                    payload=r.payload,
                 )
             yield ChainEvent(int(r.id), int(r.seq), int(r.hash_format), fields, r.prev_hash, r.hash)
         after = int(rows[-1].seq)
