@@ -520,3 +520,24 @@ def test_an_item_of_another_project_is_refused(store, tmp_path):
         with pytest.raises(InvalidInput, match=f"item id {foreign} is not an item of project"):
             repo.append_events(conn, "test", [draft])
     assert head(store, "test")[0] == 1
+
+
+def test_item_keys_stay_right_when_the_memo_starts_afresh(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(repo, "ITEM_KEY_MEMO", 3)
+    monkeypatch.setattr(repo, "CHUNK", 2)  # dense runs read as ranges, sparse ones by IN
+    rows = [(f"w{i % 3}", f"t{i % 7}", "spam" if i % 2 else "ham") for i in range(30)]
+    import_answers(store, None, answers_file(tmp_path, rows))
+    with store.write() as conn:
+        project = repo.get_project(conn, None, lock=True)
+        ids = repo.find_item_ids(conn, project, ["t6", "t0", "t3"])
+        lab = repo.ensure_labelers(conn, project, [("human", "zed", "1")])[("human", "zed", "1")]
+        for key in ("t6", "t0", "t3", "t0"):
+            draft = repo.EventDraft(
+                "answer", ids[key], lab, "ham", project.schema_version_id, "api"
+            )
+            repo.append_events(conn, project.name, [draft])
+    assert verify_chain(store, None).ok
+    path = tmp_path / "chain.jsonl"
+    export_events(store, None, path)
+    items = [json.loads(x)["item"] for x in path.read_text().splitlines()[1:]]
+    assert items[-4:] == ["t6", "t0", "t3", "t0"]

@@ -406,6 +406,8 @@ def chain_keys(
 
 
 _ITEM_KEYS = "labelloop.item_keys"
+ITEM_KEY_MEMO = 250_000
+"""Most item keys remembered per transaction (about 30-60 MB)."""
 
 
 def _item_keys(conn: Connection, project: Project, item_ids: Iterable[int]) -> dict[int, str]:
@@ -422,11 +424,22 @@ def _item_keys(conn: Connection, project: Project, item_ids: Iterable[int]) -> d
         memo = (txn, project.id, {})
         conn.info[_ITEM_KEYS] = memo
     known: dict[int, str] = memo[2]
-    missing = [i for i in item_ids if i not in known]
-    if missing:
-        known.update(
-            (int(i), k) for i, k in _select_in(conn, t.items, ("id", "key"), project, "id", missing)
-        )
+    missing = sorted({i for i in item_ids if i not in known})
+    if len(known) + len(missing) > ITEM_KEY_MEMO:  # bounded memory: start afresh
+        known.clear()
+        missing = sorted(set(item_ids))
+    for chunk in _chunks(missing):
+        lo, hi = chunk[0], chunk[-1]
+        rows: Iterable[Any]
+        if hi - lo < 2 * len(chunk):  # dense (e.g. items inserted by this import): a range
+            rows = conn.execute(
+                select(t.items.c.id, t.items.c.key).where(
+                    t.items.c.project_id == project.id, t.items.c.id.between(lo, hi)
+                )
+            )
+        else:
+            rows = _select_in(conn, t.items, ("id", "key"), project, "id", chunk)
+        known.update((int(i), k) for i, k in rows)
     return known
 
 
@@ -523,7 +536,18 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
     _check_drafts(drafts)
     project = get_project(conn, project_name, lock=True)
     idem = [d.idempotency_key for d in drafts if d.idempotency_key is not None]
-    seen = existing_idempotency_keys(conn, project, idem) if idem else set()
+    if idem:  # retries and repeats are skipped before anything is resolved for them
+        seen = existing_idempotency_keys(conn, project, idem)
+        kept = []
+        for d in drafts:
+            if d.idempotency_key is not None:
+                if d.idempotency_key in seen:
+                    continue
+                seen.add(d.idempotency_key)
+            kept.append(d)
+        drafts = kept
+    if not drafts:
+        return 0
     keys = chain_keys(
         conn,
         project,
@@ -537,10 +561,6 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
     gold_rows: list[dict[str, Any]] = []
     state_rows: list[dict[str, Any]] = []
     for d in drafts:
-        if d.idempotency_key is not None:
-            if d.idempotency_key in seen:
-                continue
-            seen.add(d.idempotency_key)
         seq += 1
         label = None if d.label is None else canonical_json(d.label)
         suggestion = None if d.suggestion is None else canonical_json(d.suggestion)
