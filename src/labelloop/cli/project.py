@@ -321,8 +321,21 @@ def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command(rich_help_panel="Workspace")
-def verify(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
-    """Recompute the provenance hash chain; exit 1 naming the first broken event."""
+def verify(
+    project: ProjectOpt = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events",
+            help="Verify this file from `labelloop events export` instead (no workspace needed).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute the provenance hash chain; exit 1 naming the first broken event (or line)."""
+    if events is not None:
+        _verify_file(events, as_json)
+        return
     from labelloop.service.status import verify_chain
 
     with open_workspace() as ws:
@@ -338,6 +351,23 @@ def verify(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
             else "end of chain"
         )
         typer.echo(f"BROKEN at {where}: {result.reason}", err=True)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _verify_file(path: Path, as_json: bool) -> None:
+    from labelloop.service.events import verify_events_file
+
+    result = verify_events_file(path)
+    if as_json:
+        print_json(result.as_dict())
+    elif result.ok:
+        typer.echo(
+            f"ok: {result.events:,} events of project {result.project!r} in {path} verify "
+            f"(head {str(result.head_hash)[:12]})"
+        )
+    else:
+        typer.echo(f"BROKEN: {path}, {result.message}", err=True)
     if not result.ok:
         raise typer.Exit(1)
 

@@ -62,7 +62,12 @@ def resolve_model(conn: Any, project: repo.Project, model: str | None) -> ModelR
     query = (
         select(lb.c.id, lb.c.name, lb.c.version)
         .where(lb.c.project_id == project.id, lb.c.kind == "model")
-        .where(select(ev.c.id).where(ev.c.labeler_id == lb.c.id).limit(1).exists())
+        .where(
+            select(ev.c.id)
+            .where(ev.c.labeler_id == lb.c.id, ev.c.type == "answer")  # not a project event
+            .limit(1)
+            .exists()
+        )
         .order_by(lb.c.id.desc())
     )
     rows = conn.execute(query).all()
@@ -138,7 +143,7 @@ def excluded_items(conn: Any, project: repo.Project) -> dict[str, set[int]]:
     auto = set(
         conn.execute(
             select(ev.c.item_id)
-            .where(ev.c.project_id == pid, ev.c.source == "model_auto")
+            .where(ev.c.project_id == pid, ev.c.source == "model_auto", ev.c.item_id.is_not(None))
             .distinct()
         ).scalars()
     )

@@ -91,7 +91,11 @@ def ensure_labels(
 
 
 def apply_schema_file(store: Store, project_name: str | None, path: Path) -> SchemaApplied:
-    """Load a schema file; a changed file becomes a new version, its examples calibration gold."""
+    """Load a schema file; a changed file becomes a new version, its examples calibration gold.
+
+    Making a version current (new, or an earlier one again) appends a project-level
+    ``schema_applied`` event; re-applying the current file changes nothing.
+    """
     schema = load_schema(path)
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
@@ -122,6 +126,27 @@ def apply_schema(
         body=schema.to_dict(),
         source=str(path),
     )
+    if created or project.schema_version_id != version_id:
+        repo.append_events(
+            conn,
+            project.name,
+            [
+                repo.EventDraft(
+                    type="schema_applied",
+                    item_id=None,
+                    labeler_id=None,
+                    label=None,
+                    schema_version_id=version_id,
+                    source="import",
+                    payload={
+                        "version": schema.version,
+                        "content_hash": schema.content_hash,
+                        "new_version": created,
+                        "file": str(path),
+                    },
+                )
+            ],
+        )
     added = _add_examples_as_gold(conn, project, version_id, schema) if created else 0
     return SchemaApplied(version_id, schema.version, schema.content_hash, created, added)
 

@@ -116,10 +116,10 @@ def verify_chain(store: Store, project_name: str | None) -> VerifyResult:
         tail = _Tail()
 
         def events() -> Iterator[tuple[int, dict[str, Any], str, str]]:
-            for row in repo.iter_events(conn, project):
+            for event in repo.iter_chain(conn, project):
                 tail.count += 1
-                tail.hash = row.hash
-                yield int(row.id), repo.hashed_fields(row), row.prev_hash, row.hash
+                tail.hash = event.hash
+                yield event.id, event.fields, event.prev_hash, event.hash
 
         found: ChainBreak | None = find_chain_break(events())
         if found is not None:

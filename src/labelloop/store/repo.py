@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, update
 
-from labelloop.core.provenance import GENESIS, canonical_json, event_hash
+from labelloop.core.provenance import (
+    EVENT_TYPES,
+    GENESIS,
+    HASH_FORMAT,
+    canonical_json,
+    check_event_type,
+    event_hash,
+)
 from labelloop.errors import Conflict, InvalidInput, NotFound
 from labelloop.store import tables as t
 
@@ -49,11 +55,11 @@ class SchemaVersion:
 class EventDraft:
     """An event to append; the store assigns seq, created_at (unless given) and hashes."""
 
-    type: str
-    item_id: int
+    type: str  # core.provenance.EVENT_TYPES says which need an item and a label
+    item_id: int | None  # None: a project-level event
     labeler_id: int | None
     label: Any
-    schema_version_id: int
+    schema_version_id: int | None  # None only for project-level events
     source: str
     created_at: str | None = None
     time_spent_ms: int | None = None
@@ -408,13 +414,150 @@ HASHED_COLUMNS = (
     "corrects_event_id",
     "payload",
 )
-"""Every stored event column except id, prev_hash and hash goes into the hash."""
+"""What a hash-format-1 event's hash covers: every stored column of the first schema except
+id, prev_hash and hash (database ids included). New events hash their portable form
+(:func:`portable_fields`, core.provenance.PORTABLE_FIELDS)."""
+
+EVENT_COLUMNS = (*HASHED_COLUMNS, "prev_hash", "hash", "hash_format")
+
+_VALID_SHAPES = frozenset(
+    (name, has_item, has_label)
+    for name, spec in EVENT_TYPES.items()
+    for has_item in (False, True)
+    for has_label in (False, True)
+    if spec.problem(has_item=has_item, has_label=has_label) is None
+)
 
 
 def hashed_fields(row: Any) -> dict[str, Any]:
-    """The hashed fields of a stored event row (mapping or Row)."""
+    """The hashed fields of a stored format-1 event row (mapping or Row)."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
     return {name: mapping[name] for name in HASHED_COLUMNS}
+
+
+@dataclass(frozen=True)
+class ChainKeys:
+    """Portable keys of a project's ids, resolved once per batch of events (no per-event
+    queries): labeler and schema version ids of the whole project, item keys and event
+    hashes of the ids asked for (item keys also of ids asked for earlier in the
+    transaction)."""
+
+    project: str
+    labelers: dict[int, dict[str, str]]
+    schemas: dict[int, dict[str, str]]
+    items: dict[int, str]
+    events: dict[int, str]
+
+
+def chain_keys(
+    conn: Connection, project: Project, item_ids: Iterable[int], event_ids: Iterable[int]
+) -> ChainKeys:
+    lb, sv = t.labelers, t.schema_versions
+    labelers = {
+        int(r.id): {"kind": r.kind, "name": r.name, "version": r.version}
+        for r in conn.execute(
+            select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version).where(lb.c.project_id == project.id)
+        )
+    }
+    schemas = {
+        int(r.id): {"name": json.loads(r.body).get("name"), "version": r.version}
+        for r in conn.execute(
+            select(sv.c.id, sv.c.version, sv.c.body).where(sv.c.project_id == project.id)
+        )
+    }
+    items = _item_keys(conn, project, item_ids)
+    events = {
+        int(i): h for i, h in _select_in(conn, t.events, ("id", "hash"), project, "id", event_ids)
+    }
+    return ChainKeys(project.name, labelers, schemas, items, events)
+
+
+_ITEM_KEYS = "labelloop.item_keys"
+ITEM_KEY_MEMO = 250_000
+"""Most item keys remembered per transaction (about 30-60 MB)."""
+
+
+def _item_keys(conn: Connection, project: Project, item_ids: Iterable[int]) -> dict[int, str]:
+    """Keys of these item ids (and of others looked up earlier in the same transaction).
+
+    An import appends events about the same items batch after batch; items are never
+    deleted and their keys never change, so what one batch looked up serves the next
+    instead of being queried again. The memo lives on the connection and is dropped when
+    another transaction (or project) uses it.
+    """
+    txn = conn.get_transaction()
+    memo = conn.info.get(_ITEM_KEYS)
+    if memo is None or memo[0] is not txn or memo[1] != project.id:
+        memo = (txn, project.id, {})
+        conn.info[_ITEM_KEYS] = memo
+    known: dict[int, str] = memo[2]
+    missing = sorted({i for i in item_ids if i not in known})
+    if len(known) + len(missing) > ITEM_KEY_MEMO:  # bounded memory: start afresh
+        known.clear()
+        missing = sorted(set(item_ids))
+    for chunk in _chunks(missing):
+        lo, hi = chunk[0], chunk[-1]
+        rows: Iterable[Any]
+        if hi - lo < 2 * len(chunk):  # dense (e.g. items inserted by this import): a range
+            rows = conn.execute(
+                select(t.items.c.id, t.items.c.key).where(
+                    t.items.c.project_id == project.id, t.items.c.id.between(lo, hi)
+                )
+            )
+        else:
+            rows = _select_in(conn, t.items, ("id", "key"), project, "id", chunk)
+        known.update((int(i), k) for i, k in rows)
+    return known
+
+
+def portable_fields(
+    keys: ChainKeys,
+    *,
+    seq: int,
+    type: str,
+    item_key: str | None,
+    labeler_id: int | None,
+    label: str | None,
+    schema_version_id: int | None,
+    created_at: str,
+    time_spent_ms: int | None,
+    suggestion: str | None,
+    calibration_score: float | None,
+    source: str,
+    idempotency_key: str | None,
+    corrects_event_id: int | None,
+    payload: str | None,
+) -> dict[str, Any]:
+    """The hashed fields of a format-2 event (core.provenance.PORTABLE_FIELDS) from its
+    stored columns and its item's key; ``label``, ``suggestion`` and ``payload`` stay their
+    canonical JSON text.
+
+    Raises InvalidInput naming an id that is not the project's.
+    """
+    try:
+        return {
+            "hash_format": HASH_FORMAT,
+            "project": keys.project,
+            "seq": seq,
+            "type": type,
+            "item": item_key,
+            "labeler": None if labeler_id is None else keys.labelers[labeler_id],
+            "label": label,
+            "schema": None if schema_version_id is None else keys.schemas[schema_version_id],
+            "created_at": created_at,
+            "time_spent_ms": time_spent_ms,
+            "suggestion": suggestion,
+            "calibration_score": calibration_score,
+            "source": source,
+            "idempotency_key": idempotency_key,
+            "corrects": None if corrects_event_id is None else keys.events[corrects_event_id],
+            "payload": payload,
+        }
+    except KeyError as exc:
+        raise InvalidInput(
+            f"event {seq} of project {keys.project!r} refers to id {exc.args[0]} that the "
+            "project does not hold (labeler, schema version or corrected event)"
+        ) from None
 
 
 def existing_idempotency_keys(conn: Connection, project: Project, keys: Sequence[str]) -> set[str]:
@@ -449,56 +592,116 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str
     conn.exec_driver_sql(f"DROP TABLE {staging}")
 
 
+def _check_drafts(drafts: Sequence[EventDraft]) -> None:
+    for d in drafts:
+        if (d.type, d.item_id is not None, d.label is not None) not in _VALID_SHAPES:
+            problem = check_event_type(
+                d.type, has_item=d.item_id is not None, has_label=d.label is not None
+            )
+            raise InvalidInput(str(problem))
+        if d.item_id is not None and d.schema_version_id is None:
+            raise InvalidInput(
+                f"a {d.type!r} event about an item needs the schema version it was made under; "
+                "saw none"
+            )
+
+
 def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDraft]) -> int:
     """Append events to the project's hash chain; returns how many were appended.
 
     Drafts whose idempotency key is already stored (or repeated within ``drafts``) are
-    skipped, so retries never duplicate a label. The caller's transaction must be a write
-    transaction: SQLite's ``BEGIN IMMEDIATE`` or the project row lock on PostgreSQL makes
-    the chain head read-modify-write safe under concurrency.
+    skipped, so retries never duplicate a label. A draft whose type does not fit its item
+    and label (core.provenance.EVENT_TYPES) is an InvalidInput and nothing is appended.
+    New events hash their portable form (hash format 2); item keys, labelers, schema
+    versions and corrected events are resolved once for all drafts. The caller's transaction
+    must be a write transaction: SQLite's ``BEGIN IMMEDIATE`` or the project row lock on
+    PostgreSQL makes the chain head read-modify-write safe under concurrency.
     """
+    _check_drafts(drafts)
     project = get_project(conn, project_name, lock=True)
-    keys = [d.idempotency_key for d in drafts if d.idempotency_key is not None]
-    seen = existing_idempotency_keys(conn, project, keys) if keys else set()
+    idem = [d.idempotency_key for d in drafts if d.idempotency_key is not None]
+    if idem:  # retries and repeats are skipped before anything is resolved for them
+        seen = existing_idempotency_keys(conn, project, idem)
+        kept = []
+        for d in drafts:
+            if d.idempotency_key is not None:
+                if d.idempotency_key in seen:
+                    continue
+                seen.add(d.idempotency_key)
+            kept.append(d)
+        drafts = kept
+    if not drafts:
+        return 0
+    keys = chain_keys(
+        conn,
+        project,
+        {d.item_id for d in drafts if d.item_id is not None},
+        {d.corrects_event_id for d in drafts if d.corrects_event_id is not None},
+    )
     seq = project.event_seq
     prev = project.head_hash
     stamp = now_iso()
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     gold_rows: list[dict[str, Any]] = []
     state_rows: list[dict[str, Any]] = []
     for d in drafts:
-        if d.idempotency_key is not None:
-            if d.idempotency_key in seen:
-                continue
-            seen.add(d.idempotency_key)
         seq += 1
-        row: dict[str, Any] = {
-            "project_id": project.id,
-            "seq": seq,
-            "type": d.type,
-            "item_id": d.item_id,
-            "labeler_id": d.labeler_id,
-            "label": None if d.label is None else canonical_json(d.label),
-            "schema_version_id": d.schema_version_id,
-            "created_at": d.created_at or stamp,
-            "time_spent_ms": d.time_spent_ms,
-            "suggestion": None if d.suggestion is None else canonical_json(d.suggestion),
-            "calibration_score": d.calibration_score,
-            "source": d.source,
-            "idempotency_key": d.idempotency_key,
-            "corrects_event_id": d.corrects_event_id,
-            "payload": None if d.payload is None else canonical_json(d.payload),
-        }
-        digest = event_hash(row, prev)  # row holds exactly HASHED_COLUMNS here
-        row["prev_hash"] = prev
-        row["hash"] = prev = digest
-        rows.append(row)
+        label = None if d.label is None else canonical_json(d.label)
+        suggestion = None if d.suggestion is None else canonical_json(d.suggestion)
+        payload = None if d.payload is None else canonical_json(d.payload)
+        created_at = d.created_at or stamp
+        item_key = None if d.item_id is None else keys.items.get(d.item_id)
+        if item_key is None and d.item_id is not None:
+            raise InvalidInput(f"item id {d.item_id} is not an item of project {project.name!r}")
+        digest = event_hash(
+            portable_fields(
+                keys,
+                seq=seq,
+                type=d.type,
+                item_key=item_key,
+                labeler_id=d.labeler_id,
+                label=label,
+                schema_version_id=d.schema_version_id,
+                created_at=created_at,
+                time_spent_ms=d.time_spent_ms,
+                suggestion=suggestion,
+                calibration_score=d.calibration_score,
+                source=d.source,
+                idempotency_key=d.idempotency_key,
+                corrects_event_id=d.corrects_event_id,
+                payload=payload,
+            ),
+            prev,
+        )
+        rows.append(
+            (
+                project.id,
+                seq,
+                d.type,
+                d.item_id,
+                d.labeler_id,
+                label,
+                d.schema_version_id,
+                created_at,
+                d.time_spent_ms,
+                suggestion,
+                d.calibration_score,
+                d.source,
+                d.idempotency_key,
+                d.corrects_event_id,
+                payload,
+                prev,
+                digest,
+                HASH_FORMAT,
+            )
+        )
+        prev = digest
         if d.type == "gold":
             gold_rows.append(
                 {
                     "item_id": d.item_id,
                     "project_id": project.id,
-                    "label": row["label"],
+                    "label": label,
                     "is_calibration": d.is_calibration,
                     "seq": seq,
                 }
@@ -509,23 +712,21 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
                 {
                     "item_id": d.item_id,
                     "project_id": project.id,
-                    "label": row["label"],
+                    "label": label,
                     "confidence": confidence,
                     "seq": seq,
                 }
             )
     if not rows:
         return 0
-    columns = (*HASHED_COLUMNS, "prev_hash", "hash")
-    values = itemgetter(*columns)
     for chunk in _chunks(rows, 10_000):
-        bulk_insert(conn, "events", columns, [values(r) for r in chunk])
+        bulk_insert(conn, "events", EVENT_COLUMNS, chunk)
     conn.execute(
         update(t.projects)
         .where(t.projects.c.id == project.id)
         .values(event_seq=seq, head_hash=prev)
     )
-    close_batch_items(conn, project, rows)
+    close_batch_items(conn, project, [(r[2], r[3], r[4]) for r in rows])
     for derived, table in ((gold_rows, t.gold), (state_rows, t.item_state)):
         if derived:
             ids = _event_ids_by_seq(conn, project, [r["seq"] for r in derived])
@@ -537,12 +738,15 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
     return len(rows)
 
 
-def close_batch_items(conn: Connection, project: Project, rows: Sequence[dict[str, Any]]) -> int:
+def close_batch_items(
+    conn: Connection, project: Project, rows: Sequence[tuple[str, int | None, int | None]]
+) -> int:
     """Mark queued / in-flight batch items done when appended events label them.
 
     An item's work is done when it gets a gold label or an answer (or correction) of a
     person (:data:`tables.PERSON_KINDS`); model, LLM, rule and aggregate events leave it
-    queued. Returns how many batch items were closed.
+    queued; project-level events have no item. ``rows`` are (type, item_id, labeler_id) of
+    the appended events. Returns how many batch items were closed.
     """
     bi = t.batch_items
     open_work = conn.execute(
@@ -552,11 +756,11 @@ def close_batch_items(conn: Connection, project: Project, rows: Sequence[dict[st
     ).first()
     if open_work is None:
         return 0
-    items = {r["item_id"] for r in rows if r["type"] == "gold"}
+    items = {item for kind, item, _ in rows if kind == "gold" and item is not None}
     answered = [
-        (r["item_id"], r["labeler_id"])
-        for r in rows
-        if r["type"] in ("answer", "correction") and r["labeler_id"] is not None
+        (item, labeler)
+        for kind, item, labeler in rows
+        if kind in ("answer", "correction") and item is not None and labeler is not None
     ]
     if answered:
         people = set(
@@ -594,7 +798,8 @@ def _event_ids_by_seq(conn: Connection, project: Project, seqs: Sequence[int]) -
 
 
 def iter_events(conn: Connection, project: Project, batch: int = 10_000) -> Iterator[Any]:
-    """All events of a project in chain order, streamed in batches by seq."""
+    """All events of a project in chain order, streamed in batches by seq (stored rows;
+    project-level events have no item_id; :func:`iter_chain` gives their hashed fields)."""
     ev = t.events
     after = 0
     while True:
@@ -607,4 +812,67 @@ def iter_events(conn: Connection, project: Project, batch: int = 10_000) -> Iter
         if not rows:
             return
         yield from rows
+        after = int(rows[-1].seq)
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """One stored event as the chain sees it: ``fields`` is what its hash covers (format 1:
+    the stored columns; format 2: the portable form)."""
+
+    id: int
+    seq: int
+    hash_format: int
+    fields: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def iter_chain(conn: Connection, project: Project, batch: int = 10_000) -> Iterator[ChainEvent]:
+    """The project's events in chain order with their hashed fields, streamed in batches;
+    item keys and corrected events' hashes come with each batch (joins), labelers and schema
+    versions are read once."""
+    ev, it = t.events, t.items
+    corrected = ev.alias("corrected")
+    base = chain_keys(conn, project, (), ())
+    query = (
+        select(ev, it.c.key.label("item_key"), corrected.c.hash.label("corrects_hash"))
+        .select_from(
+            ev.outerjoin(it, it.c.id == ev.c.item_id).outerjoin(
+                corrected, corrected.c.id == ev.c.corrects_event_id
+            )
+        )
+        .order_by(ev.c.seq)
+        .limit(batch)
+    )
+    after = 0
+    while True:
+        rows = conn.execute(query.where(ev.c.project_id == project.id, ev.c.seq > after)).all()
+        if not rows:
+            return
+        keys = replace(
+            base, events={r.corrects_event_id: r.corrects_hash for r in rows if r.corrects_hash}
+        )
+        for r in rows:
+            if r.hash_format == 1:
+                fields = hashed_fields(r)
+            else:
+                fields = portable_fields(
+                    keys,
+                    seq=r.seq,
+                    type=r.type,
+                    item_key=r.item_key,
+                    labeler_id=r.labeler_id,
+                    label=r.label,
+                    schema_version_id=r.schema_version_id,
+                    created_at=r.created_at,
+                    time_spent_ms=r.time_spent_ms,
+                    suggestion=r.suggestion,
+                    calibration_score=r.calibration_score,
+                    source=r.source,
+                    idempotency_key=r.idempotency_key,
+                    corrects_event_id=r.corrects_event_id,
+                    payload=r.payload,
+                )
+            yield ChainEvent(int(r.id), int(r.seq), int(r.hash_format), fields, r.prev_hash, r.hash)
         after = int(rows[-1].seq)

@@ -19,7 +19,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
+
+from labelloop.core.provenance import EVENT_TYPES as _EVENT_TYPES
 
 metadata = MetaData(
     naming_convention={
@@ -93,10 +96,10 @@ events = Table(
     Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("type", String(16), nullable=False),
-    Column("item_id", ID, ForeignKey("items.id"), nullable=False),
+    Column("item_id", ID, ForeignKey("items.id"), nullable=True),  # None: project-level event
     Column("labeler_id", ID, ForeignKey("labelers.id"), nullable=True),
     Column("label", Text, nullable=True),  # canonical JSON: a string, a list, or null
-    Column("schema_version_id", ID, ForeignKey("schema_versions.id"), nullable=False),
+    Column("schema_version_id", ID, ForeignKey("schema_versions.id"), nullable=True),
     Column("created_at", String(32), nullable=False),
     Column("time_spent_ms", BigInteger, nullable=True),
     Column("suggestion", Text, nullable=True),  # canonical JSON of what the labeler was shown
@@ -107,6 +110,7 @@ events = Table(
     Column("payload", Text, nullable=True),  # canonical JSON: method, params, confidence, ...
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("hash_format", Integer, nullable=False, server_default=text("1")),  # provenance.py
     UniqueConstraint("project_id", "seq", name="uq_events_project_seq"),
     UniqueConstraint("project_id", "idempotency_key", name="uq_events_project_idempotency"),
     Index("ix_events_item", "item_id"),
@@ -134,7 +138,8 @@ item_state = Table(  # derived: current label per item, from the latest adjudica
     Index("ix_item_state_project", "project_id"),
 )
 
-EVENT_TYPES = ("answer", "correction", "gold", "adjudication")
+EVENT_TYPES = tuple(_EVENT_TYPES)
+"""Names of the event types; what each must carry is in core.provenance.EVENT_TYPES."""
 LABELER_KINDS = ("human", "model", "llm", "rule", "expert")
 PERSON_KINDS = ("human", "expert")
 """Labeler kinds that are people: their answers close queued work and count as labeled."""
