@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from labelloop.core.identity import STUB_DATA, stub_content_hash
 from labelloop.core.provenance import (
@@ -38,7 +38,6 @@ from labelloop.core.provenance import (
 from labelloop.errors import Conflict, InvalidInput, NotFound
 from labelloop.schema import schema_from_dict
 from labelloop.store import repo
-from labelloop.store import tables as t
 from labelloop.store.engine import Store
 
 FILE_KIND = "events"
@@ -359,15 +358,12 @@ def import_events(store: Store, path: Path) -> ImportEventsReport:
 def _event_id_by_hash(
     conn: Connection, project: repo.Project, digest: str, path: Path, line: int
 ) -> int:
-    ev = t.events
-    found = conn.execute(
-        select(ev.c.id).where(ev.c.project_id == project.id, ev.c.hash == digest)
-    ).scalar()
+    found = repo.find_event_id_by_hash(conn, project, digest)
     if found is None:
         raise InvalidInput(
             f"{path}, line {line}: corrects {digest[:12]}, which no earlier event has as hash"
         )
-    return int(found)
+    return found
 
 
 def _draft(

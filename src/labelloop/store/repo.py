@@ -876,3 +876,12 @@ def iter_chain(conn: Connection, project: Project, batch: int = 10_000) -> Itera
                 )
             yield ChainEvent(int(r.id), int(r.seq), int(r.hash_format), fields, r.prev_hash, r.hash)
         after = int(rows[-1].seq)
+
+
+def find_event_id_by_hash(conn: Connection, project: Project, digest: str) -> int | None:
+    """Id of the project's event whose hash is ``digest``, or None."""
+    ev = t.events
+    found = conn.execute(
+        select(ev.c.id).where(ev.c.project_id == project.id, ev.c.hash == digest)
+    ).scalar()
+    return None if found is None else int(found)
