@@ -227,12 +227,21 @@ def test_real_entry_point_prints_no_traceback(key: tuple[str, str], workspace: P
     assert list(fresh.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("method", "param", "message"),
+    [
+        # checked by the core at fit time; used to be a bare ValueError (a traceback)
+        ("auto.v2", "n_folds=1", "n_folds must be >= 2, got 1"),
+        # a string where EM needs a number used to fail deep in the loop with a TypeError
+        ("dawid_skene.v1", "max_iter=x", "parameter max_iter='x': expected an integer"),
+        ("mace.v1", "fit_prior=1", "expected true or false or 'auto'"),
+    ],
+)
 def test_core_rejection_reaches_the_user_as_one_error_line(
-    workspace: Path, cli: Callable[..., typing.Any]
+    method: str, param: str, message: str, workspace: Path, cli: Callable[..., typing.Any]
 ) -> None:
-    # The core validates n_folds at fit time; it used to raise a bare ValueError (a traceback).
     answers = workspace / "answers.csv"
     answers.write_text("worker,task,label\nw1,t1,a\nw2,t1,a\nw1,t2,b\nw2,t2,a\n", encoding="utf-8")
-    result = cli("aggregate", str(answers), "--method", "auto.v2", "--param", "n_folds=1", "--json")
+    result = cli("aggregate", str(answers), "--method", method, "--param", param, "--json")
     _check(result.code, result.out, result.err)
-    assert "n_folds must be >= 2, got 1" in result.err
+    assert message in result.err

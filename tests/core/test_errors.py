@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelloop.core.aggregate import MACE
+from labelloop.core.aggregate import MACE, make_aggregator
 from labelloop.core.agreement import krippendorff_alpha
 from labelloop.core.answers import Answers, LabelSpace
 from labelloop.errors import InvalidInput, LabelloopError
@@ -28,3 +28,26 @@ def test_core_input_errors_are_invalid_input() -> None:
         MACE(method="xx").fit(_answers())
     with pytest.raises(InvalidInput, match="level must be one of"):
         krippendorff_alpha(_answers(), level="bogus")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("dawid_skene", {"max_iter": "x"}),
+        ("dawid_skene", {"max_iter": 1.5}),
+        ("dawid_skene", {"tol": True}),
+        ("mace", {"fit_prior": "x"}),
+        ("mace", {"random_state": "seed"}),
+    ],
+)
+def test_make_aggregator_rejects_a_parameter_of_the_wrong_kind(
+    name: str, params: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidInput, match=f"parameter {next(iter(params))}="):
+        make_aggregator(name, **params)
+
+
+def test_make_aggregator_accepts_every_kind_its_hints_allow() -> None:
+    assert make_aggregator("dawid_skene", max_iter=5, tol=1).tol == 1  # an int is a number
+    assert make_aggregator("mace", fit_prior="auto", random_state=None).fit_prior == "auto"
+    assert make_aggregator("label_model", class_balance=[0.5, 0.5]) is not None  # unchecked
