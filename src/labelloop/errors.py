@@ -7,8 +7,11 @@ class LabelloopError(Exception):
     """Base of every error labelloop raises on purpose (bad input, bad state)."""
 
 
-class InvalidInput(LabelloopError):
-    """Input data (a file, a row, an argument) is not what was expected."""
+class InvalidInput(LabelloopError, ValueError):
+    """Input data (a file, a row, an argument) is not what was expected.
+
+    A ``ValueError`` too, so callers of the pure core that catch ``ValueError`` keep working.
+    """
 
     def __init__(
         self,

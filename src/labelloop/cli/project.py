@@ -51,14 +51,17 @@ def init(
     (e.g. postgresql+psycopg://user@host/db), in which case the workspace file records it.
     More projects join the workspace with `labelloop project create NAME`.
     """
-    from labelloop.service.schemas import apply_schema_file
-    from labelloop.service.workspace import init_workspace
+    from labelloop.service.workspace import init_workspace, init_workspace_with_schema
 
-    ws, project = init_workspace(Path.cwd(), name or Path.cwd().name)
+    folder_name = name or Path.cwd().name
+    if schema is None:
+        ws, project = init_workspace(Path.cwd(), folder_name)
+        applied = None
+    else:
+        ws, project, applied = init_workspace_with_schema(Path.cwd(), folder_name, schema)
     with ws:
         typer.echo(f"workspace {ws.root} (database {ws.store.safe_url}), project {project.name!r}")
-        if schema is not None:
-            applied = apply_schema_file(ws.store, project.name, schema)
+        if applied is not None:
             typer.echo(
                 f"schema {applied.version} ({applied.content_hash[:12]}) applied, "
                 f"{applied.examples_added} worked examples as calibration gold"
@@ -384,6 +387,11 @@ def schema_validate(
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidInput(f"file not found: {path}") from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise InvalidInput(
+            f"cannot read the file ({exc.strerror or exc}); expected a schema YAML file",
+            source=str(path),
+        ) from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
     problems = validate_schema_text(text, source=str(path))

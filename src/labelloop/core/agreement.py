@@ -49,6 +49,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from labelloop.core.answers import Answers, FloatArray, IntArray
+from labelloop.errors import InvalidInput
 
 Level = Literal["nominal", "ordinal", "interval"]
 Metric = Literal["percent_agreement", "cohen_kappa_mean", "fleiss_kappa", "krippendorff_alpha"]
@@ -246,7 +247,7 @@ def _result(
 
 def _check_confidence(confidence: float) -> None:
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+        raise InvalidInput(f"confidence must lie in (0, 1), got {confidence}")
 
 
 def _divide(num: FloatArray, den: FloatArray) -> FloatArray:
@@ -374,9 +375,9 @@ def _class_values(answers: Answers, values: npt.ArrayLike | None) -> FloatArray:
         return np.arange(k, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     if v.shape != (k,):
-        raise ValueError(f"values must have shape ({k},) (one per class), got {v.shape}")
+        raise InvalidInput(f"values must have shape ({k},) (one per class), got {v.shape}")
     if not np.all(np.isfinite(v)):
-        raise ValueError("values must be finite numbers")
+        raise InvalidInput("values must be finite numbers")
     return v
 
 
@@ -490,7 +491,7 @@ def krippendorff_alpha(
     0.849
     """
     if level not in LEVELS:
-        raise ValueError(f"level must be one of {list(LEVELS)}, got {level!r}")
+        raise InvalidInput(f"level must be one of {list(LEVELS)}, got {level!r}")
     if level != "nominal":
         answers, v = _merge_equal_values(answers, _class_values(answers, values))
     ic = _item_counts(answers)
@@ -938,7 +939,7 @@ def compute_metric(
             confidence=confidence,
             random_state=random_state,
         )
-    raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    raise InvalidInput(f"metric must be one of {list(METRICS)}, got {metric!r}")
 
 
 def agreement_by_window(
@@ -989,18 +990,18 @@ def agreement_by_window(
     """
     t = np.asarray(timestamps, dtype=np.float64)
     if t.shape != (len(answers),):
-        raise ValueError(f"timestamps must have shape ({len(answers)},), got {t.shape}")
+        raise InvalidInput(f"timestamps must have shape ({len(answers)},), got {t.shape}")
     if not np.all(np.isfinite(t)):
-        raise ValueError("timestamps must be finite")
+        raise InvalidInput("timestamps must be finite")
     if (width is None) == (edges is None):
-        raise ValueError("give exactly one of width or edges")
+        raise InvalidInput("give exactly one of width or edges")
     if edges is not None:
         e = np.asarray(edges, dtype=np.float64)
         if e.ndim != 1 or e.shape[0] < 2 or np.any(np.diff(e) <= 0):
-            raise ValueError("edges must be increasing, with at least two of them")
+            raise InvalidInput("edges must be increasing, with at least two of them")
     elif width is not None:
         if not width > 0:
-            raise ValueError(f"width must be > 0, got {width}")
+            raise InvalidInput(f"width must be > 0, got {width}")
         start = float(t.min()) if t.size else 0.0
         stop = float(t.max()) if t.size else 0.0
         n_win = max(1, int(np.floor((stop - start) / width)) + 1)

@@ -24,6 +24,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from labelloop.errors import InvalidInput
+
 ABSTAIN: int = -1
 """Label code meaning "looked, did not vote"."""
 
@@ -65,7 +67,7 @@ class LabelSpace:
         labels = tuple(str(x) for x in self.labels)
         if len(set(labels)) != len(labels):
             dupes = sorted({x for x in labels if labels.count(x) > 1})
-            raise ValueError(f"label names must be unique; repeated: {dupes}")
+            raise InvalidInput(f"label names must be unique; repeated: {dupes}")
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "_index", {name: i for i, name in enumerate(labels)})
 
@@ -139,13 +141,13 @@ class Answers:
         for name in ("item", "labeler", "label"):
             arr = np.ascontiguousarray(getattr(self, name), dtype=np.int64)
             if arr.ndim != 1:
-                raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+                raise InvalidInput(f"{name} must be 1-D, got shape {arr.shape}")
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
             arrays.append(arr)
         n = arrays[0].shape[0]
         if any(a.shape[0] != n for a in arrays):
-            raise ValueError(
+            raise InvalidInput(
                 "item, labeler and label must have the same length, got "
                 f"{[a.shape[0] for a in arrays]}"
             )
@@ -155,9 +157,9 @@ class Answers:
             ("label", arrays[2], self.n_classes, ABSTAIN),
         ):
             if size < 0:
-                raise ValueError(f"n_{name}s must be >= 0, got {size}")
+                raise InvalidInput(f"n_{name}s must be >= 0, got {size}")
             if n and (arr.min() < low or arr.max() >= size):
-                raise ValueError(
+                raise InvalidInput(
                     f"{name} codes must lie in [{low}, {size}), "
                     f"got [{int(arr.min())}, {int(arr.max())}]"
                 )
@@ -217,7 +219,7 @@ class Answers:
         elif keep == "first":
             _, idx = np.unique(key, return_index=True)
         else:
-            raise ValueError(f"keep must be 'last' or 'first', got {keep!r}")
+            raise InvalidInput(f"keep must be 'last' or 'first', got {keep!r}")
         if idx.shape[0] == len(self):
             return self
         return self._subset(np.sort(idx))
@@ -258,7 +260,7 @@ def encode_answers(
     (['t1'], ['w1', 'w2'], ('a', 'b'), [0, 1])
     """
     if not (len(items) == len(labelers) == len(labels)):
-        raise ValueError("items, labelers and labels must have the same length")
+        raise InvalidInput("items, labelers and labels must have the same length")
     item_ids, item_codes = np.unique(
         np.asarray(items, dtype=object).astype(str), return_inverse=True
     )

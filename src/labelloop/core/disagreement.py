@@ -34,6 +34,7 @@ from labelloop.core.agreement import (
     krippendorff_alpha,
 )
 from labelloop.core.answers import Answers, FloatArray, IntArray
+from labelloop.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def find_confused_pairs(
     share = pair_mass / total if total > 0 else np.zeros_like(pair_mass)
     excess = (pair_mass - 2.0 * expected) / total if total > 0 else np.zeros_like(pair_mass)
     if by not in ("excess", "share", "ratio_to_chance"):
-        raise ValueError(f"by must be 'excess', 'share' or 'ratio_to_chance', got {by!r}")
+        raise InvalidInput(f"by must be 'excess', 'share' or 'ratio_to_chance', got {by!r}")
     key = {"excess": excess, "share": share}.get(by, np.nan_to_num(ratio, nan=-1.0))
     order = np.lexsort((a_idx, -key))
     out: list[ConfusedPair] = []
@@ -166,12 +167,12 @@ def score_item_entropy(
     if probas is not None:
         p = np.asarray(probas, dtype=np.float64)
         if p.ndim != 2:
-            raise ValueError(f"probas must have shape (n_items, n_classes), got {p.shape}")
+            raise InvalidInput(f"probas must have shape (n_items, n_classes), got {p.shape}")
         if np.any(p < 0) or not np.all(np.isfinite(p)):
-            raise ValueError("probas must be finite and nonnegative")
+            raise InvalidInput("probas must be finite and nonnegative")
         return _entropy(p)
     if answers is None:
-        raise ValueError("give answers or probas")
+        raise InvalidInput("give answers or probas")
     return _entropy(answers.label_counts())
 
 
@@ -234,7 +235,7 @@ def find_uncertain_items(
     votes = answers.label_counts()
     h = score_item_entropy(answers, probas=probas)
     if h.shape[0] != answers.n_items:
-        raise ValueError(
+        raise InvalidInput(
             f"probas must have {answers.n_items} rows (one per item), got {h.shape[0]}"
         )
     ok = np.isfinite(h) & (votes.sum(axis=1) >= min_answers)
@@ -340,7 +341,7 @@ def labeler_confusions(
     if probas is not None:
         p = np.asarray(probas, dtype=np.float64)
         if p.shape != (a.n_items, k):
-            raise ValueError(f"probas must have shape ({a.n_items}, {k}), got {p.shape}")
+            raise InvalidInput(f"probas must have shape ({a.n_items}, {k}), got {p.shape}")
         s = p.sum(axis=1, keepdims=True)
         ref = np.divide(p, s, out=np.zeros_like(p), where=s > 0)[a.item]
         has = ref.sum(axis=1) > 0
@@ -400,7 +401,7 @@ def find_deviant_labelers(
     [2]
     """
     if shrinkage < 0:
-        raise ValueError(f"shrinkage must be >= 0, got {shrinkage}")
+        raise InvalidInput(f"shrinkage must be >= 0, got {shrinkage}")
     conf, n_ans = labeler_confusions(answers, probas=probas)
     k = conf.shape[1]
     pooled_counts = conf.sum(axis=0)
@@ -572,7 +573,7 @@ def schema_gap_report(
     k = answers.n_classes
     names = tuple(str(x) for x in labels) if labels is not None else tuple(str(c) for c in range(k))
     if len(names) != k:
-        raise ValueError(f"labels must have {k} names (one per class), got {len(names)}")
+        raise InvalidInput(f"labels must have {k} names (one per class), got {len(names)}")
     rng = (
         np.random.default_rng(random_state)
         if not isinstance(random_state, np.random.Generator)

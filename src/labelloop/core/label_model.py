@@ -72,6 +72,7 @@ import scipy.sparse as sp
 
 from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak, prepare
 from labelloop.core.answers import ABSTAIN, Answers, FloatArray
+from labelloop.errors import InvalidInput
 
 ClassBalance = Literal["estimate", "uniform"] | npt.ArrayLike
 Prior = Literal["accurate", "uninformative"]
@@ -291,10 +292,14 @@ class LabelModel(Aggregator):
                 return None
             if cb == "uniform":
                 return np.full(k, 1.0 / k)
-            raise ValueError(f"class_balance must be 'estimate', 'uniform' or an array, got {cb!r}")
+            raise InvalidInput(
+                f"class_balance must be 'estimate', 'uniform' or an array, got {cb!r}"
+            )
         arr = np.asarray(cb, dtype=np.float64)
         if arr.shape != (k,) or (arr < 0).any() or arr.sum() <= 0:
-            raise ValueError(f"class_balance must be {k} non-negative numbers, got {arr.tolist()}")
+            raise InvalidInput(
+                f"class_balance must be {k} non-negative numbers, got {arr.tolist()}"
+            )
         arr = np.maximum(arr / arr.sum(), _FLOOR)
         return np.asarray(arr / arr.sum(), dtype=np.float64)
 
@@ -326,7 +331,7 @@ class LabelModel(Aggregator):
     def fit(self, answers: Answers, gold: GoldLike = None) -> Self:
         """Fit by EM; ``gold`` (item codes with known classes) is clamped."""
         if self.abstain_model not in ("class", "lf"):
-            raise ValueError(f"abstain_model must be 'class' or 'lf', got {self.abstain_model!r}")
+            raise InvalidInput(f"abstain_model must be 'class' or 'lf', got {self.abstain_model!r}")
         fi = prepare(answers, gold)
         a = fi.answers
         k, n, n_lab = a.n_classes, a.n_items, a.n_labelers
@@ -355,7 +360,7 @@ class LabelModel(Aggregator):
         elif self.prior == "uninformative":
             prior_on = prior_off = s * votes / max(n, 1)
         else:
-            raise ValueError(f"prior must be 'accurate' or 'uninformative', got {self.prior!r}")
+            raise InvalidInput(f"prior must be 'accurate' or 'uninformative', got {self.prior!r}")
         prev = -np.inf
         ll = -np.inf
         converged = False
@@ -411,7 +416,7 @@ class LabelModel(Aggregator):
         a = answers.without_abstains()
         k = a.n_classes
         if k != self.theta_.shape[1] or a.n_labelers != self.theta_.shape[0]:
-            raise ValueError(
+            raise InvalidInput(
                 f"answers have {a.n_labelers} labelers and {k} classes; the model was fitted "
                 f"on {self.theta_.shape[0]} and {self.theta_.shape[1]}"
             )
@@ -456,7 +461,7 @@ def score_labels(gold: npt.ArrayLike, pred: npt.ArrayLike, *, metric: str = "acc
         fp = float(((p == 1) & (g != 1)).sum())
         fn = float(((p != 1) & (g == 1)).sum())
         return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
-    raise ValueError(f"metric must be 'accuracy' or 'f1', got {metric!r}")
+    raise InvalidInput(f"metric must be 'accuracy' or 'f1', got {metric!r}")
 
 
 def select_label_model(
@@ -496,7 +501,7 @@ def select_label_model(
         if best is None or value > best[0]:
             best = (value, model)
     if best is None:
-        raise ValueError("grid must hold at least one configuration")
+        raise InvalidInput("grid must hold at least one configuration")
     return best[1], results
 
 

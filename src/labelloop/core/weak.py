@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from labelloop.core.answers import ABSTAIN, Answers, FloatArray, IntArray
+from labelloop.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def analyze_lfs(votes: Answers, gold: npt.ArrayLike | None = None) -> LFSummary:
     if gold is not None:
         g = np.asarray(gold, dtype=np.int64)
         if g.shape != (n,):
-            raise ValueError(f"gold must have shape ({n},), got {g.shape}")
+            raise InvalidInput(f"gold must have shape ({n},), got {g.shape}")
         known = g[a.item] != ABSTAIN
         n_gold = np.bincount(a.labeler[known], minlength=m).astype(np.int64)
         right = np.bincount(
@@ -117,6 +118,6 @@ def votes_from_matrix(matrix: npt.ArrayLike, n_classes: int) -> Answers:
     """
     mat = np.asarray(matrix, dtype=np.int64)
     if mat.ndim != 2:
-        raise ValueError(f"matrix must be 2-D (items x LFs), got shape {mat.shape}")
+        raise InvalidInput(f"matrix must be 2-D (items x LFs), got shape {mat.shape}")
     i, j = np.nonzero(mat != ABSTAIN)
     return Answers(i, j, mat[i, j], mat.shape[0], mat.shape[1], n_classes)

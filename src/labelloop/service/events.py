@@ -146,6 +146,10 @@ def _read_header(path: Path) -> dict[str, Any]:
             first = fh.readline()
     except FileNotFoundError:
         raise InvalidInput(f"file not found: {path}") from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise InvalidInput(
+            f"{path}: cannot read the file ({exc.strerror or exc}); expected an events JSONL file"
+        ) from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:

@@ -66,18 +66,41 @@ def _toml_str(value: str) -> str:
 
 def init_workspace(root: Path, project_name: str) -> tuple[Workspace, repo.Project]:
     """Create the workspace in ``root``: file, keys, migrated database, first project."""
+    ws, project, _ = _init_workspace(root, project_name, None)
+    return ws, project
+
+
+def init_workspace_with_schema(
+    root: Path, project_name: str, schema_path: Path
+) -> tuple[Workspace, repo.Project, SchemaApplied]:
+    """:func:`init_workspace` with a schema file applied to the first project.
+
+    The file is validated before anything is created, so a bad schema leaves no workspace.
+    """
+    ws, project, applied = _init_workspace(root, project_name, schema_path)
+    assert applied is not None  # applied whenever a schema path is given
+    return ws, project, applied
+
+
+def _init_workspace(
+    root: Path, project_name: str, schema_path: Path | None
+) -> tuple[Workspace, repo.Project, SchemaApplied | None]:
     root = root.resolve()
     if (root / WORKSPACE_FILE).exists():
         raise ConfigError(
             f"{root / WORKSPACE_FILE} already exists; this folder is a workspace "
             "(add a project to it with `labelloop project create NAME`)"
         )
+    schema = None if schema_path is None else load_schema(schema_path)  # validated first
     env_url = get_settings().database_url
     url = env_url or _sqlite_url(root)
     store = Store(url, busy_timeout_ms=get_settings().busy_timeout_ms)
     store.migrate()
+    applied = None
     with store.write() as conn:
         project = repo.create_project(conn, project_name)
+        if schema is not None and schema_path is not None:
+            applied = apply_schema(conn, project, schema, schema_path)
     key_dir = root / KEY_DIR
     key_dir.mkdir(exist_ok=True)
     key_path = key_dir / SECRET_KEY_FILE
@@ -89,7 +112,7 @@ def init_workspace(root: Path, project_name: str) -> tuple[Workspace, repo.Proje
     if env_url:
         lines.append(f"database_url = {_toml_str(env_url)}")
     (root / WORKSPACE_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return Workspace(root, url, project.name, store), project
+    return Workspace(root, url, project.name, store), project, applied
 
 
 def open_workspace(start: Path | None = None) -> Workspace:

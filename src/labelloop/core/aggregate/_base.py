@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from labelloop.core.answers import ABSTAIN, Answers, FloatArray, IntArray
+from labelloop.errors import InvalidInput
 
 GoldLike = npt.ArrayLike | Mapping[int, int] | None
 """Known labels: an int array of shape (n_items,) with ``ABSTAIN`` (-1) for unknown, or a
@@ -38,16 +39,16 @@ def gold_array(gold: GoldLike, n_items: int, n_classes: int) -> IntArray:
             vals = np.fromiter((int(v) for v in gold.values()), dtype=np.int64, count=len(gold))
             bad = (keys < 0) | (keys >= n_items)
             if bad.any():
-                raise ValueError(f"gold item code {int(keys[bad][0])} is outside [0, {n_items})")
+                raise InvalidInput(f"gold item code {int(keys[bad][0])} is outside [0, {n_items})")
             out[keys] = vals
     else:
         arr = np.asarray(gold, dtype=np.int64)
         if arr.shape != (n_items,):
-            raise ValueError(f"gold must have shape ({n_items},), got {arr.shape}")
+            raise InvalidInput(f"gold must have shape ({n_items},), got {arr.shape}")
         out[:] = arr
     bad_label = (out < ABSTAIN) | (out >= n_classes)
     if bad_label.any():
-        raise ValueError(
+        raise InvalidInput(
             f"gold class code {int(out[bad_label][0])} is outside [0, {n_classes}) "
             "(use -1 for unknown)"
         )
@@ -153,7 +154,7 @@ def prepare(answers: Answers, gold: GoldLike) -> FitInput:
     if not isinstance(answers, Answers):
         raise TypeError(f"answers must be labelloop.core.Answers, got {type(answers).__name__}")
     if answers.n_classes < 1:
-        raise ValueError("answers must have at least one class (n_classes >= 1)")
+        raise InvalidInput("answers must have at least one class (n_classes >= 1)")
     a = answers.without_abstains()
     g = gold_array(gold, a.n_items, a.n_classes)
     return FitInput(a, g, g != ABSTAIN)

@@ -22,6 +22,7 @@ from labelloop.core.aggregate._base import (
 from labelloop.core.aggregate._em import Design, EMResult, MStepResult, run_em
 from labelloop.core.aggregate.voting import _vote_probas
 from labelloop.core.answers import Answers, FloatArray
+from labelloop.errors import InvalidInput
 
 _CLIP = 1e-10  # floor of a probability before its log when no smoothing is given
 
@@ -337,7 +338,7 @@ class MACE(_EMAggregator):
         design = Design.build(fi.answers)
         k, n_lab = fi.n_classes, fi.answers.n_labelers
         if self.method not in ("vb", "em"):
-            raise ValueError(f"method must be 'vb' or 'em', got {self.method!r}")
+            raise InvalidInput(f"method must be 'vb' or 'em', got {self.method!r}")
         vb = self.method == "vb"
         uniform_logp = np.full(k, -np.log(k))
         rng = np.random.default_rng(self.random_state)

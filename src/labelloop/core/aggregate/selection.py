@@ -61,6 +61,7 @@ from labelloop.core.aggregate.dawid_skene import (
 )
 from labelloop.core.aggregate.voting import MajorityVote
 from labelloop.core.answers import ABSTAIN, Answers, FloatArray, IntArray
+from labelloop.errors import InvalidInput
 
 FLOOR = "majority_vote"
 STACK = "stack"
@@ -129,7 +130,7 @@ def make_candidate(name: str, *, max_iter: int = 100, tol: float = 1e-6) -> Aggr
         return MACE(max_iter=max_iter, tol=tol)
     if name == "mace_prior":
         return MACE(max_iter=max_iter, tol=tol, fit_prior=True)
-    raise ValueError(f"unknown auto candidate {name!r}; known: {', '.join(CANDIDATES)}")
+    raise InvalidInput(f"unknown auto candidate {name!r}; known: {', '.join(CANDIDATES)}")
 
 
 def split_by_labeler(
@@ -390,11 +391,11 @@ class AutoAggregator(Aggregator):
     def _pool(self) -> tuple[str, ...]:
         unknown = [c for c in self.candidates if c not in CANDIDATES]
         if unknown:
-            raise ValueError(
+            raise InvalidInput(
                 f"unknown auto candidate {unknown[0]!r}; known: {', '.join(CANDIDATES)}"
             )
         if self.n_folds < 2:
-            raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
+            raise InvalidInput(f"n_folds must be >= 2, got {self.n_folds}")
         return (FLOOR, *[c for c in CANDIDATES if c in self.candidates and c != FLOOR])
 
     def fit(self, answers: Answers, gold: GoldLike = None) -> Self:

@@ -35,6 +35,7 @@ from labelloop.core.aggregate._base import (
     prepare,
 )
 from labelloop.core.answers import Answers, FloatArray, IntArray
+from labelloop.errors import InvalidInput
 
 
 def _vote_probas(a: Answers, weights: FloatArray | None) -> FloatArray:
@@ -157,7 +158,7 @@ class WeightedMajorityVote(_VoteBase):
         if self.weights is not None:
             w = np.asarray(self.weights, dtype=np.float64)
             if w.shape != (a.n_labelers,) or (w < 0).any() or not np.isfinite(w).all():
-                raise ValueError(
+                raise InvalidInput(
                     f"weights must be finite, non-negative, shape ({a.n_labelers},); got shape {w.shape}"
                 )
             skills = np.full(a.n_labelers, np.nan)
