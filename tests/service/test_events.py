@@ -583,3 +583,31 @@ def test_append_events_takes_item_keys_from_the_caller_and_checked_keys(store, t
     export_events(store, None, path)
     items = [json.loads(x)["item"] for x in path.read_text().splitlines()[1:]]
     assert items[-2:] == ["t1", "t2"]
+
+
+def test_an_answers_import_reads_no_item_key_back(store, tmp_path):
+    """The tasks it resolved are the item keys the event hashes need (no read by id)."""
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        report = import_answers(store, None, answers_file(tmp_path, ANSWERS))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    assert report.added == len(ANSWERS)
+    by_id = [
+        s
+        for s in statements
+        if s.upper().startswith("SELECT")
+        and "FROM items" in s
+        and ("id BETWEEN" in s or " id IN (" in s or "id = u.v" in s)
+    ]
+    assert by_id == []
+    assert verify_chain(store, None).ok
+    path = tmp_path / "chain.jsonl"
+    export_events(store, None, path)
+    items = [json.loads(x)["item"] for x in path.read_text().splitlines()[1:]]
+    assert items == [task for _, task, _ in ANSWERS]

@@ -210,9 +210,7 @@ class _Sink:
         labelers = repo.ensure_labelers(conn, project, identities)
         self.models.update((m, v) for _, m, v in identities)
         assert version_id is not None
-        keys = [
-            _key(r, narrowed[id(r)][0] if id(r) in narrowed else r.content_hash) for r in kept
-        ]
+        keys = [_key(r, narrowed[id(r)][0] if id(r) in narrowed else r.content_hash) for r in kept]
         # records already stored (a re-import, a retry) are dropped here, before their
         # drafts are built; append_events then skips only repeats within the batch
         stored = repo.existing_idempotency_keys(conn, project, keys)
