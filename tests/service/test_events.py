@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 
 from labelloop.core.provenance import event_hash
 from labelloop.errors import Conflict, InvalidInput
@@ -541,3 +541,73 @@ def test_item_keys_stay_right_when_the_memo_starts_afresh(store, tmp_path, monke
     export_events(store, None, path)
     items = [json.loads(x)["item"] for x in path.read_text().splitlines()[1:]]
     assert items[-4:] == ["t6", "t0", "t3", "t0"]
+
+
+def test_append_events_takes_item_keys_from_the_caller_and_checked_keys(store, tmp_path):
+    """``item_keys``: the keys given are hashed (no read of items by id); ``keys_checked``:
+    stored keys are not looked up again, repeats within the drafts are still skipped."""
+    import_answers(store, None, answers_file(tmp_path, ANSWERS))
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    with store.write() as conn:
+        project = repo.get_project(conn, None, lock=True)
+        ids = repo.find_item_ids(conn, project, ["t1", "t2"])
+        lab = repo.ensure_labelers(conn, project, [("human", "zed", "1")])[("human", "zed", "1")]
+        drafts = [
+            repo.EventDraft(
+                "answer", ids[key], lab, "ham", project.schema_version_id, "api",
+                idempotency_key=f"zed-{n}",
+            )
+            for key, n in (("t1", 1), ("t2", 2), ("t2", 2))
+        ]  # fmt: skip
+        event.listen(conn, "before_cursor_execute", capture)
+        try:
+            added = repo.append_events(
+                conn,
+                project.name,
+                drafts,
+                keys_checked=True,
+                item_keys={ids["t1"]: "t1", ids["t2"]: "t2"},
+            )
+        finally:
+            event.remove(conn, "before_cursor_execute", capture)
+    assert added == 2  # the repeated key once
+    reads = [s for s in statements if s.upper().startswith("SELECT")]
+    assert not [s for s in reads if "FROM items" in s], reads
+    assert not [s for s in reads if "idempotency_key" in s], reads
+    assert verify_chain(store, None).ok  # the given keys are the stored ones
+    path = tmp_path / "chain.jsonl"
+    export_events(store, None, path)
+    items = [json.loads(x)["item"] for x in path.read_text().splitlines()[1:]]
+    assert items[-2:] == ["t1", "t2"]
+
+
+def test_an_answers_import_reads_no_item_key_back(store, tmp_path):
+    """The tasks it resolved are the item keys the event hashes need (no read by id)."""
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        report = import_answers(store, None, answers_file(tmp_path, ANSWERS))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    assert report.added == len(ANSWERS)
+    by_id = [
+        s
+        for s in statements
+        if s.upper().startswith("SELECT")
+        and "FROM items" in s
+        and ("id BETWEEN" in s or " id IN (" in s or "id = u.v" in s)
+    ]
+    assert by_id == []
+    assert verify_chain(store, None).ok
+    path = tmp_path / "chain.jsonl"
+    export_events(store, None, path)
+    items = [json.loads(x)["item"] for x in path.read_text().splitlines()[1:]]
+    assert items == [task for _, task, _ in ANSWERS]

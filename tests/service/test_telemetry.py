@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from labelloop.errors import InvalidInput
 from labelloop.service.imports import import_items
@@ -240,3 +240,42 @@ def test_records_from_before_the_schema_declared_inputs_are_not_duplicated(store
     # ... which every later record with that text attaches to, whatever its channel
     app = ingest_telemetry(store, None, [record(1, input={"text": "message 0", "channel": "app"})])
     assert (app.new_items, app.matched_items, app.added) == (0, 1, 1)
+
+
+def test_an_import_reads_no_item_key_back_and_looks_stored_keys_up_once(store, tmp_path):
+    """The items it found or inserted come with their keys (no read of items by id for the
+    event hashes); each batch looks its idempotency keys up once, on first import and on
+    re-import (where no draft is built for a stored record)."""
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "a1", "text": "message 1"}\n')
+    import_items(store, None, items)
+    path = write(tmp_path / "tel.jsonl", [record(i) for i in range(1, 6)])
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    def lookups() -> tuple[list[str], list[str]]:
+        reads = [s for s in statements if s.upper().startswith("SELECT")]
+        by_id = [
+            s
+            for s in reads
+            if "FROM items" in s and ("id BETWEEN" in s or " id IN (" in s or "id = u.v" in s)
+        ]
+        return by_id, [s for s in reads if "idempotency_key" in s]
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        first = import_telemetry(store, None, path)
+        by_id, idem = lookups()
+        assert (first.added, first.new_items, first.matched_items) == (5, 4, 1)
+        assert by_id == [] and len(idem) == 1, (by_id, idem)
+        statements.clear()
+        again = import_telemetry(store, None, path)
+        by_id, idem = lookups()
+        assert (again.added, again.duplicates, again.matched_items) == (0, 5, 5)
+        assert by_id == [] and len(idem) == 1, (by_id, idem)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    assert counts(store) == (5, 5)
+    assert verify_chain(store, None).ok

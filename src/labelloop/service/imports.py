@@ -507,7 +507,9 @@ def _write_answers(
                     payload={"answered_at": answered_at} if answered_at else None,
                 )
             )
-        report.added += repo.append_events(conn, project.name, drafts)
+        report.added += repo.append_events(  # the item keys are the tasks: not read again
+            conn, project.name, drafts, item_keys={item_id: task for task, item_id in ids.items()}
+        )
         batch.clear()
 
     for row in rows:

@@ -169,8 +169,9 @@ class _Sink:
         hashes = {r.content_hash for r in records} | {full for full, _ in narrowed.values()}
         found = repo.find_items_by_content(conn, project, list(hashes))
         ids = {h: v[0] for h, v in found.items()}
-        for r in records:  # items stored before the schema declared inputs: whole-input hash
-            full = narrowed.get(id(r), (None,))[0]
+        item_keys = {item_id: key for item_id, key in found.values()}
+        for r in records if narrowed else ():  # stored before the schema declared inputs:
+            full = narrowed.get(id(r), (None,))[0]  # their hash is the whole input's
             if r.content_hash not in ids and full in ids:
                 ids[r.content_hash] = ids[full]
         new: dict[str, dict[str, Any]] = {}
@@ -201,12 +202,18 @@ class _Sink:
         report.matched_items += len(set(ids.values()))
         if new:
             created = repo.insert_items_returning_ids(conn, project, list(new.values()))
-            ids.update((h, created[row["key"]]) for h, row in new.items())
+            for h, row in new.items():
+                ids[h] = item_id = created[row["key"]]
+                item_keys[item_id] = row["key"]
             report.new_items += len(new)
         identities = {("model", r.model, r.model_version) for r in kept}
         labelers = repo.ensure_labelers(conn, project, identities)
         self.models.update((m, v) for _, m, v in identities)
         assert version_id is not None
+        keys = [_key(r, narrowed[id(r)][0] if id(r) in narrowed else r.content_hash) for r in kept]
+        # records already stored (a re-import, a retry) are dropped here, before their
+        # drafts are built; append_events then skips only repeats within the batch
+        stored = repo.existing_idempotency_keys(conn, project, keys)
         drafts = [
             repo.EventDraft(
                 type="answer",
@@ -215,7 +222,7 @@ class _Sink:
                 label=r.prediction,
                 schema_version_id=version_id,
                 source="model",
-                idempotency_key=_key(r, narrowed.get(id(r), (r.content_hash,))[0]),
+                idempotency_key=key,
                 payload={
                     "confidence": r.confidence,
                     "probabilities": r.probabilities,
@@ -223,9 +230,12 @@ class _Sink:
                     "timestamp": r.timestamp,
                 },
             )
-            for r in kept
+            for r, key in zip(kept, keys, strict=True)
+            if key not in stored
         ]
-        report.added += repo.append_events(conn, project.name, drafts)
+        report.added += repo.append_events(
+            conn, project.name, drafts, keys_checked=True, item_keys=item_keys
+        )
 
 
 def import_telemetry(

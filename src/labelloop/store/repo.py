@@ -4,7 +4,7 @@ transaction and return plain records; the service layer decides transaction boun
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -450,8 +450,14 @@ class ChainKeys:
 
 
 def chain_keys(
-    conn: Connection, project: Project, item_ids: Iterable[int], event_ids: Iterable[int]
+    conn: Connection,
+    project: Project,
+    item_ids: Iterable[int],
+    event_ids: Iterable[int],
+    item_keys: Mapping[int, str] | None = None,
 ) -> ChainKeys:
+    """Portable keys for events about ``item_ids`` correcting ``event_ids``; ``item_keys``
+    are keys of item ids the caller already holds (not read again)."""
     lb, sv = t.labelers, t.schema_versions
     labelers = {
         int(r.id): {"kind": r.kind, "name": r.name, "version": r.version}
@@ -465,7 +471,7 @@ def chain_keys(
             select(sv.c.id, sv.c.version, sv.c.body).where(sv.c.project_id == project.id)
         )
     }
-    items = _item_keys(conn, project, item_ids)
+    items = _item_keys(conn, project, item_ids, item_keys)
     events = {
         int(i): h for i, h in _select_in(conn, t.events, ("id", "hash"), project, "id", event_ids)
     }
@@ -477,13 +483,20 @@ ITEM_KEY_MEMO = 250_000
 """Most item keys remembered per transaction (about 30-60 MB)."""
 
 
-def _item_keys(conn: Connection, project: Project, item_ids: Iterable[int]) -> dict[int, str]:
+def _item_keys(
+    conn: Connection,
+    project: Project,
+    item_ids: Iterable[int],
+    given: Mapping[int, str] | None = None,
+) -> dict[int, str]:
     """Keys of these item ids (and of others looked up earlier in the same transaction).
 
     An import appends events about the same items batch after batch; items are never
     deleted and their keys never change, so what one batch looked up serves the next
     instead of being queried again. The memo lives on the connection and is dropped when
-    another transaction (or project) uses it.
+    another transaction (or project) uses it. ``given``: keys of ids the caller already
+    holds (an import that just looked its items up or inserted them); only ids among
+    ``item_ids`` are taken from it, and only the rest are read.
     """
     txn = conn.get_transaction()
     memo = conn.info.get(_ITEM_KEYS)
@@ -491,10 +504,20 @@ def _item_keys(conn: Connection, project: Project, item_ids: Iterable[int]) -> d
         memo = (txn, project.id, {})
         conn.info[_ITEM_KEYS] = memo
     known: dict[int, str] = memo[2]
-    missing = sorted({i for i in item_ids if i not in known})
+    wanted = set(item_ids)
+    missing = sorted(i for i in wanted if i not in known)
     if len(known) + len(missing) > ITEM_KEY_MEMO:  # bounded memory: start afresh
         known.clear()
-        missing = sorted(set(item_ids))
+        missing = sorted(wanted)
+    if given and missing:
+        still = []
+        for i in missing:
+            key = given.get(i)
+            if key is None:
+                still.append(i)
+            else:
+                known[i] = key
+        missing = still
     for chunk in _chunks(missing):
         lo, hi = chunk[0], chunk[-1]
         rows: Iterable[Any]
@@ -606,11 +629,22 @@ def _check_drafts(drafts: Sequence[EventDraft]) -> None:
             )
 
 
-def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDraft]) -> int:
+def append_events(
+    conn: Connection,
+    project_name: str,
+    drafts: Sequence[EventDraft],
+    *,
+    keys_checked: bool = False,
+    item_keys: Mapping[int, str] | None = None,
+) -> int:
     """Append events to the project's hash chain; returns how many were appended.
 
     Drafts whose idempotency key is already stored (or repeated within ``drafts``) are
-    skipped, so retries never duplicate a label. A draft whose type does not fit its item
+    skipped, so retries never duplicate a label. ``keys_checked``: the caller has just
+    dropped drafts whose key is stored (:func:`existing_idempotency_keys`, in this
+    transaction), so they are not looked up again (repeats within ``drafts`` are still
+    skipped). ``item_keys``: keys of item ids the caller already holds (not read again;
+    a wrong key would be hashed as given). A draft whose type does not fit its item
     and label (core.provenance.EVENT_TYPES) is an InvalidInput and nothing is appended.
     New events hash their portable form (hash format 2); item keys, labelers, schema
     versions and corrected events are resolved once for all drafts. The caller's transaction
@@ -621,7 +655,7 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
     project = get_project(conn, project_name, lock=True)
     idem = [d.idempotency_key for d in drafts if d.idempotency_key is not None]
     if idem:  # retries and repeats are skipped before anything is resolved for them
-        seen = existing_idempotency_keys(conn, project, idem)
+        seen = set() if keys_checked else existing_idempotency_keys(conn, project, idem)
         kept = []
         for d in drafts:
             if d.idempotency_key is not None:
@@ -637,6 +671,7 @@ def append_events(conn: Connection, project_name: str, drafts: Sequence[EventDra
         project,
         {d.item_id for d in drafts if d.item_id is not None},
         {d.corrects_event_id for d in drafts if d.corrects_event_id is not None},
+        item_keys,
     )
     seq = project.event_seq
     prev = project.head_hash
