@@ -43,7 +43,7 @@ import pyarrow.json as pajson
 from labelloop.core.answers import Answers, LabelSpace
 from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
-from labelloop.formats.rows import RejectedRow
+from labelloop.formats.rows import RejectedRow, utf8_error
 from labelloop.formats.telemetry import _kind
 
 __all__ = [
@@ -172,11 +172,7 @@ def _utf8_lines(path: Path, handle: Any) -> Iterator[str]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"not valid UTF-8 (byte {exc.start + 1} of the line); expected UTF-8 text",
-                source=str(path),
-                line=n,
-            ) from None
+            raise utf8_error(path, n, exc) from None
         yield text[1:] if n == 1 and text.startswith("\ufeff") else text
 
 

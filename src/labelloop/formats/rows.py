@@ -472,7 +472,8 @@ def _source_error(path: Path, message: str, line: int | None = None) -> InvalidI
     return InvalidInput(message, source=str(path), line=line)
 
 
-def _utf8_error(path: Path, line: int, exc: UnicodeDecodeError) -> InvalidInput:
+def utf8_error(path: Path, line: int, exc: UnicodeDecodeError) -> InvalidInput:
+    """The one error for a line that is not UTF-8 (item, answer and telemetry readers)."""
     bad = exc.object[exc.start : exc.start + 1].hex()
     return _source_error(
         path,
@@ -600,7 +601,7 @@ def _iter_jsonl(path: Path, id_field: str | None, limit: int) -> Iterator[Row]:
             try:
                 text = raw_bytes.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise _utf8_error(path, line, exc) from None
+                raise utf8_error(path, line, exc) from None
             # fast path: the C scanner on a line that starts with the object and ends with \n
             try:
                 obj, end = scan(text, 0)
@@ -693,7 +694,7 @@ def _iter_csv(path: Path, id_field: str | None, delimiter: str, limit: int) -> I
             try:
                 yield raw_bytes.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise _utf8_error(path, n, exc) from None
+                raise utf8_error(path, n, exc) from None
 
     def to_csv(cells: list[str]) -> str:
         buf = io.StringIO()

@@ -37,7 +37,7 @@ from typing import Any, TypeAlias
 from labelloop.core.identity import item_content_hash
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
-from labelloop.formats.rows import RejectedRow
+from labelloop.formats.rows import RejectedRow, utf8_error
 
 __all__ = [
     "TelemetryRecord",
@@ -282,11 +282,7 @@ def _iter(path: Path) -> Iterator[Row]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InvalidInput(
-                    f"not valid UTF-8 (byte at {exc.start + 1} of the line); expected UTF-8 text",
-                    source=str(path),
-                    line=line,
-                ) from None
+                raise utf8_error(path, line, exc) from None
             if line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
             if not text.strip():
