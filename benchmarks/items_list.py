@@ -4,7 +4,7 @@ Usage: python benchmarks/items_list.py [--n 200000] [--repeat 3] [--json]
 
 Builds a project of N generated items (three answers on every other item, gold on every
 tenth, a majority-vote consensus, one sampled batch of 100 with half of it handed out, and
-100 corrections), then times `labelloop.service.items.list_items` (50 rows and the total)
+100 corrections), then times `labelloop.service.source.items.list_items` (50 rows and the total)
 per state and `show_item` on one item; best of ``--repeat`` runs. Setup time is printed
 too but is not what is measured.
 """
@@ -25,13 +25,13 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from labelloop.service.adjudicate import adjudicate  # noqa: E402
-from labelloop.service.batches import export_batch  # noqa: E402
-from labelloop.service.imports import import_answers, import_gold, import_items  # noqa: E402
-from labelloop.service.items import correct_item, list_items, show_item  # noqa: E402
-from labelloop.service.sampling import sample  # noqa: E402
-from labelloop.service.schemas import apply_schema_file  # noqa: E402
-from labelloop.service.workspace import Workspace, init_workspace  # noqa: E402
+from labelloop.service.adjudicate.adjudicate import adjudicate  # noqa: E402
+from labelloop.service.annotate.batches import export_batch  # noqa: E402
+from labelloop.service.project.schemas import apply_schema_file  # noqa: E402
+from labelloop.service.project.workspace import Workspace, init_workspace  # noqa: E402
+from labelloop.service.sample.sampling import sample  # noqa: E402
+from labelloop.service.source.imports import import_answers, import_gold, import_items  # noqa: E402
+from labelloop.service.source.items import correct_item, list_items, show_item  # noqa: E402
 from labelloop.store.listing import ITEM_STATES  # noqa: E402
 
 SCHEMA = """name: bench

@@ -83,7 +83,7 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def workspace(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An initialised workspace (project 'test') in a temp folder that is the cwd."""
-    from labelloop.service.workspace import init_workspace
+    from labelloop.service.project.workspace import init_workspace
 
     folder = tmp_path / "ws"
     folder.mkdir()
@@ -96,7 +96,7 @@ def workspace(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture
 def store(workspace: Path) -> Iterator[Store]:
-    from labelloop.service.workspace import open_workspace
+    from labelloop.service.project.workspace import open_workspace
 
     ws = open_workspace(workspace)
     yield ws.store

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 import labelloop
-from labelloop.service.imports import import_items
-from labelloop.service.llm import CACHE_PATH, llm_label
-from labelloop.service.schemas import apply_schema_file
-from labelloop.service.status import verify_chain
+from labelloop.service.annotate.llm import CACHE_PATH, llm_label
+from labelloop.service.project.schemas import apply_schema_file
+from labelloop.service.project.status import verify_chain
+from labelloop.service.source.imports import import_items
 from labelloop.store import repo
 from labelloop.store import tables as t
 from tests.labelers.llm_server import LLMServer, Reply, ok, status

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from labelloop.errors import ConfigError
-from labelloop.service.imports import import_gold
+from labelloop.service.source.imports import import_gold
 from labelloop.store.engine import Store
 from labelloop.store.tables import metadata
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from labelloop.errors import InvalidInput, NotFound
-from labelloop.service.adjudicate import adjudicate
-from labelloop.service.imports import import_answers, import_gold
-from labelloop.service.status import project_status, verify_chain
+from labelloop.service.adjudicate.adjudicate import adjudicate
+from labelloop.service.project.status import project_status, verify_chain
+from labelloop.service.source.imports import import_answers, import_gold
 from labelloop.store import tables as t
 from tests import realdata
 

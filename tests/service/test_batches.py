@@ -9,13 +9,13 @@ import json
 import pytest
 
 from labelloop.errors import Conflict, InvalidInput, NotFound
-from labelloop.service.batches import export_batch, list_batches, requeue_batch
-from labelloop.service.imports import import_answers, import_gold, import_items
-from labelloop.service.routing import route
-from labelloop.service.sampling import sample
-from labelloop.service.schemas import apply_schema_file
-from labelloop.service.status import project_status
-from labelloop.service.telemetry import ingest_telemetry
+from labelloop.service.annotate.batches import export_batch, list_batches, requeue_batch
+from labelloop.service.project.schemas import apply_schema_file
+from labelloop.service.project.status import project_status
+from labelloop.service.sample.routing import route
+from labelloop.service.sample.sampling import sample
+from labelloop.service.source.imports import import_answers, import_gold, import_items
+from labelloop.service.source.telemetry import ingest_telemetry
 
 WORDS = ["win", "prize", "free", "call", "lunch", "later", "meet", "home"]
 

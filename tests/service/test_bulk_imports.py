@@ -13,10 +13,10 @@ from sqlalchemy import event, func, select, text
 
 from labelloop.core.identity import is_stub
 from labelloop.errors import InvalidInput
-from labelloop.service import imports
-from labelloop.service.imports import import_answers, import_gold, import_items
-from labelloop.service.status import verify_chain
-from labelloop.service.telemetry import import_telemetry
+from labelloop.service.project.status import verify_chain
+from labelloop.service.source import imports
+from labelloop.service.source.imports import import_answers, import_gold, import_items
+from labelloop.service.source.telemetry import import_telemetry
 from labelloop.store import engine, repo
 from labelloop.store import tables as t
 

@@ -12,11 +12,11 @@ from sqlalchemy import event, func, insert, select, text, update
 
 from labelloop.core.provenance import event_hash
 from labelloop.errors import Conflict, InvalidInput
-from labelloop.service.adjudicate import adjudicate
-from labelloop.service.events import export_events, import_events, verify_events_file
-from labelloop.service.imports import import_answers, import_gold
-from labelloop.service.schemas import apply_schema_file
-from labelloop.service.status import project_status, verify_chain
+from labelloop.service.adjudicate.adjudicate import adjudicate
+from labelloop.service.audit.events import export_events, import_events, verify_events_file
+from labelloop.service.project.schemas import apply_schema_file
+from labelloop.service.project.status import project_status, verify_chain
+from labelloop.service.source.imports import import_answers, import_gold
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
@@ -464,7 +464,7 @@ def test_schema_apply_writes_a_schema_applied_event_when_the_current_version_cha
 
 def test_readers_of_item_events_ignore_project_level_events(store, tmp_path):
     from labelloop.errors import NotFound
-    from labelloop.service.sampling import excluded_items, resolve_model
+    from labelloop.service.sample.sampling import excluded_items, resolve_model
 
     build_project(store, tmp_path)
     before = project_status(store, None)

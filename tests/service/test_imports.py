@@ -12,9 +12,9 @@ from sqlalchemy import func, select, text
 
 from labelloop.core.identity import item_content_hash, item_key
 from labelloop.errors import InvalidInput
-from labelloop.service.imports import import_answers, import_gold, import_items
-from labelloop.service.status import project_status, verify_chain
-from labelloop.service.telemetry import ingest_telemetry
+from labelloop.service.project.status import project_status, verify_chain
+from labelloop.service.source.imports import import_answers, import_gold, import_items
+from labelloop.service.source.telemetry import ingest_telemetry
 from labelloop.store import tables as t
 from tests import realdata
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from labelloop.errors import InvalidInput
-from labelloop.service.imports import import_gold, import_items
-from labelloop.service.lf import apply_lf_module, lf_report
-from labelloop.service.schemas import apply_schema_file
-from labelloop.service.status import verify_chain
+from labelloop.service.annotate.lf import apply_lf_module, lf_report
+from labelloop.service.project.schemas import apply_schema_file
+from labelloop.service.project.status import verify_chain
+from labelloop.service.source.imports import import_gold, import_items
 from labelloop.store import tables as t
 
 SCHEMA = """\

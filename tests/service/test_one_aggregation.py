@@ -24,11 +24,11 @@ from sqlalchemy import select
 
 import labelloop
 from labelloop.labelers.sklearn import SklearnLabeler
-from labelloop.service.adjudicate import adjudicate
-from labelloop.service.imports import import_answers, import_gold, import_items
-from labelloop.service.lf import apply_lf_module
-from labelloop.service.llm import llm_label
-from labelloop.service.schemas import apply_schema_file, current_schema
+from labelloop.service.adjudicate.adjudicate import adjudicate
+from labelloop.service.annotate.lf import apply_lf_module
+from labelloop.service.annotate.llm import llm_label
+from labelloop.service.project.schemas import apply_schema_file, current_schema
+from labelloop.service.source.imports import import_answers, import_gold, import_items
 from labelloop.store import repo
 from labelloop.store import tables as t
 from tests.labelers.llm_server import LLMServer, Reply, ok

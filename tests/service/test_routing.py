@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from labelloop.errors import InvalidInput, NotFound
-from labelloop.service.imports import import_gold, import_items
-from labelloop.service.routing import get_routing_policy, route, set_routing_policy
-from labelloop.service.train import train_model
+from labelloop.service.annotate.train import train_model
+from labelloop.service.sample.routing import get_routing_policy, route, set_routing_policy
+from labelloop.service.source.imports import import_gold, import_items
 from labelloop.store import tables as t
 from tests import realdata
 

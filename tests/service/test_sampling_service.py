@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, update
 
 from labelloop.errors import InvalidInput, NotFound
-from labelloop.service.imports import import_answers, import_gold, import_items
-from labelloop.service.sampling import sample
-from labelloop.service.telemetry import ingest_telemetry
+from labelloop.service.sample.sampling import sample
+from labelloop.service.source.imports import import_answers, import_gold, import_items
+from labelloop.service.source.telemetry import ingest_telemetry
 from labelloop.store import tables as t
 
 WORDS = ["win", "prize", "free", "call", "lunch", "later", "meet", "home"]
@@ -137,7 +137,7 @@ def test_committee_of_model_labelers_and_diversity_on_tfidf_vectors(store, tmp_p
 
 
 def test_committee_includes_labeling_functions_and_skips_their_abstains(store, tmp_path):
-    from labelloop.service.lf import apply_lf_module
+    from labelloop.service.annotate.lf import apply_lf_module
 
     import_items(store, None, make_items(tmp_path))
     records = telemetry()
@@ -177,7 +177,7 @@ def test_committee_includes_labeling_functions_and_skips_their_abstains(store, t
 
 
 def test_an_llms_self_consistency_votes_weigh_in_the_committee(store, tmp_path):
-    from labelloop.service.schemas import current_schema
+    from labelloop.service.project.schemas import current_schema
     from labelloop.store import repo
 
     import_items(store, None, make_items(tmp_path, 4))
@@ -214,8 +214,8 @@ def test_an_llms_self_consistency_votes_weigh_in_the_committee(store, tmp_path):
 
 
 def test_a_consensus_of_machines_alone_leaves_items_in_the_pool(store, tmp_path):
-    from labelloop.service.adjudicate import adjudicate
-    from labelloop.service.lf import apply_lf_module
+    from labelloop.service.adjudicate.adjudicate import adjudicate
+    from labelloop.service.annotate.lf import apply_lf_module
 
     import_items(store, None, make_items(tmp_path, 16))
     ingest_telemetry(store, None, telemetry(16))

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import event, func, select
 
 from labelloop.errors import InvalidInput
-from labelloop.service.imports import import_items
-from labelloop.service.schemas import apply_schema_file
-from labelloop.service.status import verify_chain
-from labelloop.service.telemetry import import_telemetry, ingest_telemetry
+from labelloop.service.project.schemas import apply_schema_file
+from labelloop.service.project.status import verify_chain
+from labelloop.service.source.imports import import_items
+from labelloop.service.source.telemetry import import_telemetry, ingest_telemetry
 from labelloop.store import tables as t
 
 SCHEMA = """\

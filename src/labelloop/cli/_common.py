@@ -46,7 +46,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int], None]]:
 def open_workspace() -> Any:
     """The workspace at or above the current folder, as a context manager that closes it
     (imports the store lazily)."""
-    from labelloop.service import workspace
+    from labelloop.service.project import workspace
 
     return workspace.open_workspace()
 

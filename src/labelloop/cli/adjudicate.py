@@ -84,7 +84,7 @@ def _project_mode(
 ) -> None:
     """Aggregate the workspace project's answers into adjudication events."""
     from labelloop.cli._common import open_workspace, print_json
-    from labelloop.service.adjudicate import adjudicate
+    from labelloop.service.adjudicate.adjudicate import adjudicate
 
     with open_workspace() as ws:
         report = adjudicate(
@@ -185,7 +185,7 @@ def _file_mode(
     import json
 
     from labelloop.errors import InvalidInput
-    from labelloop.service.aggregate_files import aggregate_file
+    from labelloop.service.adjudicate.aggregate_files import aggregate_file
 
     to_stdout = out is not None and str(out) == "-"
     if out is None and not as_json:

@@ -80,13 +80,13 @@ def agreement(
     )
     if answers is None:
         from labelloop.cli._common import open_workspace
-        from labelloop.service.agreement import agreement_project
+        from labelloop.service.adjudicate.agreement import agreement_project
 
         with open_workspace() as ws:
             summary, gap, table = agreement_project(ws.store, project, kinds=kind, **options)
     else:
         from labelloop.errors import InvalidInput
-        from labelloop.service.agreement_files import agreement_file
+        from labelloop.service.adjudicate.agreement_files import agreement_file
 
         for name, value in (("--project", project), ("--kind", kind or None)):
             if value is not None:

@@ -27,7 +27,7 @@ def events_export(
 
     `labelloop verify --events FILE` checks the file on any machine, without a database.
     """
-    from labelloop.service.events import export_events
+    from labelloop.service.audit.events import export_events
 
     with open_workspace() as ws:
         report = export_events(ws.store, project, path)
@@ -50,7 +50,7 @@ def events_import(
     The file must verify; items are created as id-only stubs by key, labelers and schema
     versions as needed. The imported chain ends in the file's head hash.
     """
-    from labelloop.service.events import import_events
+    from labelloop.service.audit.events import import_events
 
     with open_workspace() as ws:
         report = import_events(ws.store, path)

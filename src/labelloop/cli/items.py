@@ -59,7 +59,7 @@ def items_list(
     gold, else its latest correction, else its consensus label. Items without an external
     id are keyed by content hash (sha256:...).
     """
-    from labelloop.service.items import list_items
+    from labelloop.service.source.items import list_items
 
     with open_workspace() as ws:
         rows, total = list_items(ws.store, project, state=state, limit=limit)
@@ -96,7 +96,7 @@ def items_show(
 ) -> None:
     """One item: its data, state, current label, batches, and every event with its labeler
     and provenance (schema version, source, time, suggestion shown, payload, hash)."""
-    from labelloop.service.items import show_item
+    from labelloop.service.source.items import show_item
 
     with open_workspace() as ws:
         detail = show_item(ws.store, project, key)
@@ -165,7 +165,7 @@ def correct(
     one (gold still wins), `train` learns from it, and it counts as that person's answer
     in `aggregate`. Re-running the same correction records nothing.
     """
-    from labelloop.service.items import correct_item
+    from labelloop.service.source.items import correct_item
 
     name = labeler if labeler is not None else _os_user()
     if name is None:

@@ -45,7 +45,7 @@ def lf_apply_cmd(
 
     An LF that raises on an item is reported (item and exception); the rest goes on.
     """
-    from labelloop.service.lf import apply_lf_module
+    from labelloop.service.annotate.lf import apply_lf_module
 
     with open_workspace() as ws, progress_bar("applying labeling functions") as progress:
         report = apply_lf_module(
@@ -107,7 +107,7 @@ def lf_report_cmd(
 
     Also the accuracy on gold items of the label model, majority vote and an end model.
     """
-    from labelloop.service.lf import lf_report
+    from labelloop.service.annotate.lf import lf_report
 
     with open_workspace() as ws:
         report = lf_report(

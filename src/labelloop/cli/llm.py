@@ -111,7 +111,7 @@ def llm_label_cmd(
 
     The LLM is a labeler: kind llm, name MODEL, version = hash of model, prompt, schema, params.
     """
-    from labelloop.service.llm import CACHE_PATH, llm_label
+    from labelloop.service.annotate.llm import CACHE_PATH, llm_label
 
     with open_workspace() as ws:
         cache_path = ws.root / CACHE_PATH if cache and ws.root is not None else None

@@ -58,7 +58,7 @@ def telemetry_import(
     created). Re-importing adds nothing. Atomic by default: one invalid record aborts the
     import, nothing is written, and the error names the file, line and field.
     """
-    from labelloop.service.telemetry import import_telemetry
+    from labelloop.service.source.telemetry import import_telemetry
 
     with open_workspace() as ws, progress_bar("importing telemetry") as progress:
         report = import_telemetry(
@@ -134,7 +134,7 @@ def train(
     predictions, so routing can measure the model on gold honestly. The model is saved
     to .labelloop/models/VERSION.joblib in the workspace.
     """
-    from labelloop.service.train import train_model
+    from labelloop.service.annotate.train import train_model
 
     with open_workspace() as ws:
         report = train_model(
@@ -208,7 +208,7 @@ def sample_cmd(
     diversity/hybrid: k-center / k-means on item vectors (hybrid embeds only its
     uncertain candidates).
     """
-    from labelloop.service.sampling import sample
+    from labelloop.service.sample.sampling import sample
 
     with open_workspace() as ws:
         report = sample(
@@ -277,7 +277,7 @@ def route_cmd(
     the target precision with the whole 95% Clopper-Pearson interval at or above it; with
     too little gold nothing is auto-accepted. Unset options use the project's policy.
     """
-    from labelloop.service.routing import route
+    from labelloop.service.sample.routing import route
 
     with open_workspace() as ws:
         report = route(
@@ -359,7 +359,7 @@ def batch_list(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     An item is done once it has a gold label or an answer of a person (human or expert),
     e.g. from `labelloop import answers`.
     """
-    from labelloop.service.batches import list_batches
+    from labelloop.service.annotate.batches import list_batches
 
     with open_workspace() as ws:
         batches = list_batches(ws.store, project)
@@ -414,7 +414,7 @@ def batch_export(
     data, rank, score and reason, and the model suggestion only where the batch may show it
     (audit batches are blind).
     """
-    from labelloop.service.batches import export_batch
+    from labelloop.service.annotate.batches import export_batch
 
     with open_workspace() as ws:
         report = export_batch(
@@ -442,7 +442,7 @@ def batch_requeue(
     as_json: JsonOpt = False,
 ) -> None:
     """Return a batch's in-flight items that nobody finished to the queue."""
-    from labelloop.service.batches import requeue_batch
+    from labelloop.service.annotate.batches import requeue_batch
 
     with open_workspace() as ws:
         moved = requeue_batch(ws.store, project, batch_id)

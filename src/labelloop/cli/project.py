@@ -51,7 +51,7 @@ def init(
     (e.g. postgresql+psycopg://user@host/db), in which case the workspace file records it.
     More projects join the workspace with `labelloop project create NAME`.
     """
-    from labelloop.service.workspace import init_workspace, init_workspace_with_schema
+    from labelloop.service.project.workspace import init_workspace, init_workspace_with_schema
 
     folder_name = name or Path.cwd().name
     if schema is None:
@@ -80,7 +80,7 @@ def project_create(
 
     With more than one project, commands need `--project NAME`.
     """
-    from labelloop.service.workspace import create_project
+    from labelloop.service.project.workspace import create_project
 
     with open_workspace() as ws:
         project, applied = create_project(ws.store, name, schema)
@@ -110,7 +110,7 @@ def project_create(
 @project_app.command("list")
 def project_list(as_json: JsonOpt = False) -> None:
     """Every project of the workspace: schema version, items, answers, gold, events."""
-    from labelloop.service.workspace import list_projects
+    from labelloop.service.project.workspace import list_projects
 
     with open_workspace() as ws:
         projects = list_projects(ws.store)
@@ -204,7 +204,7 @@ def import_items_cmd(
     Atomic by default: one invalid row aborts the import, nothing is written, and the
     error names the file, line and field.
     """
-    from labelloop.service.imports import import_items
+    from labelloop.service.source.imports import import_items
 
     with open_workspace() as ws, progress_bar("importing items") as progress:
         report = import_items(
@@ -245,7 +245,7 @@ def import_answers_cmd(
     default: one invalid row aborts the import, nothing is written, and the error names
     the file, line and field.
     """
-    from labelloop.service.imports import import_answers
+    from labelloop.service.source.imports import import_answers
 
     with open_workspace() as ws, progress_bar("importing answers") as progress:
         report = import_answers(
@@ -271,7 +271,7 @@ def import_gold_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Import gold labels (a changed gold label becomes a new gold event)."""
-    from labelloop.service.imports import import_gold
+    from labelloop.service.source.imports import import_gold
 
     with open_workspace() as ws:
         report = import_gold(ws.store, project, path, label_delimiter=label_delimiter)
@@ -281,7 +281,7 @@ def import_gold_cmd(
 @app.command(rich_help_panel="Workspace")
 def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per stage and per labeler kind (`--json`: items, answers, gold, labelers, ...)."""
-    from labelloop.service.status import project_status
+    from labelloop.service.project.status import project_status
 
     with open_workspace() as ws:
         info = project_status(ws.store, project)
@@ -339,7 +339,7 @@ def verify(
     if events is not None:
         _verify_file(events, as_json)
         return
-    from labelloop.service.status import verify_chain
+    from labelloop.service.project.status import verify_chain
 
     with open_workspace() as ws:
         result = verify_chain(ws.store, project)
@@ -359,7 +359,7 @@ def verify(
 
 
 def _verify_file(path: Path, as_json: bool) -> None:
-    from labelloop.service.events import verify_events_file
+    from labelloop.service.audit.events import verify_events_file
 
     result = verify_events_file(path)
     if as_json:
@@ -412,7 +412,7 @@ def schema_apply(
     path: Annotated[Path, typer.Argument(help="Schema YAML file.")], project: ProjectOpt = None
 ) -> None:
     """Apply a schema file; a changed file becomes a new version, worked examples calibration gold."""
-    from labelloop.service.schemas import apply_schema_file
+    from labelloop.service.project.schemas import apply_schema_file
 
     with open_workspace() as ws:
         applied = apply_schema_file(ws.store, project, path)
@@ -426,7 +426,7 @@ def schema_apply(
 @schema_app.command("show")
 def schema_show(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Show the project's current schema and its version history."""
-    from labelloop.service.schemas import schema_history
+    from labelloop.service.project.schemas import schema_history
 
     with open_workspace() as ws:
         history = schema_history(ws.store, project)
@@ -471,15 +471,15 @@ def demo(
     import csv
     from importlib.resources import as_file, files
 
-    from labelloop.service.adjudicate import adjudicate, consensus_labels
-    from labelloop.service.batches import export_batch
-    from labelloop.service.imports import import_gold, import_items
-    from labelloop.service.lf import apply_lf_module
-    from labelloop.service.routing import route
-    from labelloop.service.sampling import sample
-    from labelloop.service.schemas import apply_schema_file
-    from labelloop.service.train import train_model
-    from labelloop.service.workspace import WORKSPACE_FILE, init_workspace
+    from labelloop.service.adjudicate.adjudicate import adjudicate, consensus_labels
+    from labelloop.service.annotate.batches import export_batch
+    from labelloop.service.annotate.lf import apply_lf_module
+    from labelloop.service.annotate.train import train_model
+    from labelloop.service.project.schemas import apply_schema_file
+    from labelloop.service.project.workspace import WORKSPACE_FILE, init_workspace
+    from labelloop.service.sample.routing import route
+    from labelloop.service.sample.sampling import sample
+    from labelloop.service.source.imports import import_gold, import_items
 
     target = (directory or Path("labelloop-demo")).resolve()
     if (target / WORKSPACE_FILE).exists():

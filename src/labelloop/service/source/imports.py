@@ -35,7 +35,7 @@ from labelloop.formats.answers import (
 )
 from labelloop.formats.rows import ItemRow, RejectedRow, iter_row_batches
 from labelloop.schema import MultiLabelSchema, Schema
-from labelloop.service.schemas import current_schema, declared_fields, ensure_labels
+from labelloop.service.project.schemas import current_schema, declared_fields, ensure_labels
 from labelloop.settings import get_settings
 from labelloop.store import repo
 from labelloop.store import tables as t
@@ -65,28 +65,6 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-def item_row_for(
-    data: dict[str, Any],
-    *,
-    source: str,
-    media: str | None = None,
-    declared: frozenset[str] | None = None,
-) -> dict[str, Any]:
-    """Item row for content without an external id (keyed by its content hash); fields
-    outside ``declared`` (the schema's inputs, when it declares any) go to its metadata."""
-    content, undeclared = split_declared(data, declared)
-    digest = item_content_hash(content, media)
-    return {
-        "key": item_key(None, digest),
-        "external_id": None,
-        "content_hash": digest,
-        "data": canonical_json(content),
-        "meta": canonical_json({"undeclared": undeclared}) if undeclared else "{}",
-        "media": media,
-        "source": source,
-    }
 
 
 def _narrow(row: ItemRow, declared: frozenset[str]) -> tuple[ItemRow, dict[str, Any]]:

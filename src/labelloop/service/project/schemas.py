@@ -15,6 +15,7 @@ from labelloop.errors import Conflict, InvalidInput
 from labelloop.schema import MultiLabelSchema, Schema, load_schema, open_schema, schema_from_dict
 from labelloop.store import repo
 from labelloop.store.engine import Store
+from labelloop.store.items import item_row_for
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,6 @@ def apply_schema(
 def _add_examples_as_gold(
     conn: Connection, project: repo.Project, version_id: int, schema: Schema
 ) -> int:
-    from labelloop.service.imports import item_row_for
-
     examples = list(schema.examples_as_gold())
     if not examples:
         return 0

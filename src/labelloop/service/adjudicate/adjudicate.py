@@ -23,7 +23,7 @@ from labelloop.core.answers import ABSTAIN, Answers
 from labelloop.core.provenance import canonical_json, content_hash
 from labelloop.errors import InvalidInput
 from labelloop.schema import MultiLabelSchema
-from labelloop.service.schemas import current_schema
+from labelloop.service.project.schemas import current_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
@@ -277,7 +277,7 @@ def adjudicate(
 def consensus_labels(store: Store, project_name: str | None) -> dict[str, Any]:
     """Each adjudicated item's consensus label (the latest adjudication), by item key.
 
-    Gold does not override it here (compare ``service.train.current_labels``, the training
+    Gold does not override it here (compare ``service.annotate.train.current_labels``, the training
     labels: gold over consensus, by item id).
     """
     st, it = t.item_state, t.items

@@ -1,6 +1,6 @@
 """Agreement of a project's answers: `labelloop agreement` without a file.
 
-The same report as for a file (:func:`labelloop.service.agreement_files.agreement_of`): the
+The same report as for a file (:func:`labelloop.service.adjudicate.agreement_files.agreement_of`): the
 workers are the project's labelers (answers and corrections, in chain order, so ``keep``
 last is a labeler's latest), the tasks its item keys, the labels its current schema's.
 """
@@ -16,8 +16,8 @@ from labelloop.core.answers import Answers
 from labelloop.core.disagreement import SchemaGapReport
 from labelloop.errors import InvalidInput
 from labelloop.formats.answers import AnswerTable
-from labelloop.service.agreement_files import agreement_of
-from labelloop.service.schemas import require_schema
+from labelloop.service.adjudicate.agreement_files import agreement_of
+from labelloop.service.project.schemas import require_schema
 from labelloop.store import listing, repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
@@ -37,7 +37,7 @@ def agreement_project(
 ) -> tuple[dict[str, Any], SchemaGapReport | None, AnswerTable]:
     """Agreement of the project's answers (of labelers of ``kinds``; default all kinds).
 
-    ``options`` as for :func:`~labelloop.service.agreement_files.agreement_of`. Answers whose
+    ``options`` as for :func:`~labelloop.service.adjudicate.agreement_files.agreement_of`. Answers whose
     label is not in the current schema (made under an earlier version) are left out and
     counted in ``skipped_answers``.
     """

@@ -28,13 +28,13 @@ from sqlalchemy import select
 
 from labelloop.core.routing import AUDIT, AUTO, HUMAN, choose_threshold, route_items
 from labelloop.errors import InvalidInput
-from labelloop.service.sampling import (
+from labelloop.service.project.schemas import current_schema
+from labelloop.service.sample.sampling import (
     create_batch,
     excluded_items,
     load_predictions,
     resolve_model,
 )
-from labelloop.service.schemas import current_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store

@@ -32,7 +32,7 @@ from sqlalchemy import func, select, update
 
 from labelloop.errors import Conflict, InvalidInput, NotFound
 from labelloop.formats.files import atomic_path
-from labelloop.service.schemas import current_schema, declared_fields
+from labelloop.service.project.schemas import current_schema, declared_fields
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store

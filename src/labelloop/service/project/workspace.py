@@ -14,7 +14,7 @@ from pathlib import Path
 
 from labelloop.errors import ConfigError
 from labelloop.schema import load_schema
-from labelloop.service.schemas import SchemaApplied, apply_schema
+from labelloop.service.project.schemas import SchemaApplied, apply_schema
 from labelloop.settings import get_settings
 from labelloop.store import listing, repo
 from labelloop.store.engine import Store

@@ -31,7 +31,7 @@ from labelloop.core.label_model import LabelModel
 from labelloop.core.weak import analyze_lfs
 from labelloop.errors import InvalidInput
 from labelloop.labelers.rules import apply_lfs, load_lfs
-from labelloop.service.schemas import require_schema
+from labelloop.service.project.schemas import require_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store

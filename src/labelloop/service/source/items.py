@@ -7,7 +7,7 @@ from typing import Any
 
 from labelloop.core.provenance import content_hash
 from labelloop.errors import InvalidInput
-from labelloop.service.schemas import require_schema
+from labelloop.service.project.schemas import require_schema
 from labelloop.store import listing, repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store

@@ -30,7 +30,7 @@ from labelloop.labelers.llm import (
     LLMLabeler,
     summarize_usage,
 )
-from labelloop.service.schemas import require_schema
+from labelloop.service.project.schemas import require_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store

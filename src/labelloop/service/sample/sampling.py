@@ -29,7 +29,7 @@ from labelloop.core.identity import STUB_DATA
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput, NotFound
 from labelloop.schema import MultiLabelSchema
-from labelloop.service.schemas import current_schema
+from labelloop.service.project.schemas import current_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
@@ -404,7 +404,7 @@ def sample(
                         probas[k] = row / total
             if strategy == "class_balanced" and "class_counts" not in options:
                 counts = np.zeros(len(classes), dtype=np.int64)
-                from labelloop.service.train import current_labels
+                from labelloop.service.annotate.train import current_labels
 
                 for label in current_labels(conn, project)[0].values():
                     if label in position:

@@ -33,8 +33,8 @@ from labelloop.formats.telemetry import (
     validate_record,
 )
 from labelloop.schema import Schema
-from labelloop.service.imports import BATCH, Progress, RejectedRows
-from labelloop.service.schemas import current_schema, declared_fields, ensure_labels
+from labelloop.service.project.schemas import current_schema, declared_fields, ensure_labels
+from labelloop.service.source.imports import BATCH, Progress, RejectedRows
 from labelloop.store import repo
 from labelloop.store.engine import Store
 

@@ -28,7 +28,7 @@ from labelloop.core.identity import STUB_DATA
 from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
 from labelloop.schema import MultiLabelSchema
-from labelloop.service.schemas import current_schema
+from labelloop.service.project.schemas import current_schema
 from labelloop.store import listing, repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store

@@ -1,0 +1,1 @@
+"""Adjudicate: agreement, truth inference over every labeler's answers, the expert tier."""

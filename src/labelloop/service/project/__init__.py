@@ -1,0 +1,1 @@
+"""Set a project up: workspace, label schema and guideline versions, status."""

@@ -1,0 +1,1 @@
+"""Sample: choose what people should label next, and route confident items past them."""

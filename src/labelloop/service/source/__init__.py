@@ -1,0 +1,1 @@
+"""Source: bring items, answers, gold and production telemetry in."""
