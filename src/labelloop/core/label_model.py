@@ -504,11 +504,3 @@ def select_label_model(
         raise InvalidInput("grid must hold at least one configuration")
     return best[1], results
 
-
-def _register() -> None:
-    from labelloop.core.aggregate import AGGREGATORS
-
-    AGGREGATORS.setdefault(LabelModel.name, LabelModel)
-
-
-_register()
