@@ -74,7 +74,7 @@ def test_train_sample_route_on_real_data(cli, workspace):
     text = cli("sample", "--strategy", "margin", "--budget", "5")
     assert text.code == 0 and "5 items by margin" in text.out and "25 queued" in text.out
     default = json.loads(cli("sample", "--budget", "5", "--json").out)
-    assert (default["strategy"], default["selected"]) == ("hybrid", 5)
+    assert (default["strategy"], default["selected"]) == ("hybrid.v1", 5)
     assert default["method"].startswith("hybrid"), default["method"]
 
     result = cli("route", "--audit-fraction", "0.1", "--json")

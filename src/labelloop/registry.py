@@ -243,9 +243,7 @@ class Registry(Mapping[str, Any]):
         bare = sorted({p.name for p in self._plugins.values()})
         close = difflib.get_close_matches(name, bare + known, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise NotFound(
-            f"unknown {self.noun} {name!r}{hint}; known: {', '.join(known) or 'none'}"
-        )
+        raise NotFound(f"unknown {self.noun} {name!r}{hint}; known: {', '.join(known) or 'none'}")
 
     def load(self, name: str) -> Any:
         """The object ``name`` resolves to, imported on first use."""
@@ -400,9 +398,7 @@ exporters = Registry(
 )
 """Dataset exporters (the release stage adds the built-ins)."""
 
-REGISTRIES: dict[str, Registry] = {
-    r.kind: r for r in (aggregators, samplers, labelers, exporters)
-}
+REGISTRIES: dict[str, Registry] = {r.kind: r for r in (aggregators, samplers, labelers, exporters)}
 """Every registry, by kind."""
 
 

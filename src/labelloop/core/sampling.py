@@ -43,23 +43,18 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from labelloop import registry
 from labelloop.core.answers import FloatArray, IntArray
-from labelloop.errors import InvalidInput, NotFound
+from labelloop.errors import InvalidInput
 
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 RandomState: TypeAlias = int | np.random.Generator | None
 
-STRATEGIES: tuple[str, ...] = (
-    "random",
-    "least_confidence",
-    "margin",
-    "entropy",
-    "committee",
-    "diversity",
-    "hybrid",
-    "class_balanced",
+STRATEGIES: tuple[str, ...] = tuple(
+    registry.split_name(key)[0]  # type: ignore[index]
+    for key in registry.BUILTINS["sampler"]
 )
-"""Names accepted by :func:`select_batch`."""
+"""The built-in strategies (bare names) of :func:`select_batch`; plugins add more."""
 
 UNCERTAINTY_SCORES: tuple[str, ...] = ("least_confidence", "margin", "entropy")
 
@@ -421,7 +416,7 @@ def _describe(label: str, score: float) -> str:
     return f"{label} {_fmt(score)}"
 
 
-class _Vectors:
+class Vectors:
     """Pool embeddings given as an array (n_pool, d) or lazily as ``fn(indices) -> (m, d)``.
 
     A callable is asked only for the rows a strategy uses: the hybrid's k-means step needs
@@ -523,7 +518,8 @@ def select_batch(
     Parameters
     ----------
     strategy : str
-        One of :data:`STRATEGIES`.
+        A sampler's registry name (:data:`labelloop.registry.samplers`): one of
+        :data:`STRATEGIES` (a bare name means its latest version) or a plugin's.
     budget : int
         How many items to choose; more than available returns every available item.
     n_pool : int
@@ -560,10 +556,10 @@ def select_batch(
     Raises
     ------
     NotFound
-        Unknown strategy (the message lists :data:`STRATEGIES`).
+        Unknown strategy (the message lists the registered ones).
     InvalidInput
-        Arrays whose shapes do not match ``n_pool``, a negative budget, unknown options, or
-        diversity without embeddings.
+        Arrays whose shapes do not match ``n_pool``, a negative budget, options the strategy
+        does not take (or of the wrong type), or diversity without embeddings.
 
     Examples
     --------
@@ -574,32 +570,14 @@ def select_batch(
     >>> select_batch("margin", 2, n_pool=3, random_state=0).method
     'random (cold start: no model predictions yet)'
     """
-    if strategy not in STRATEGIES:
-        raise NotFound(
-            f"unknown sampling strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
-        )
+    plugin = registry.samplers.resolve(strategy)
     if isinstance(budget, bool) or int(budget) != budget or budget < 0:
         raise InvalidInput(f"budget must be a non-negative integer; got {budget!r}")
     if n_pool < 0:
         raise InvalidInput(f"n_pool must be non-negative; got {n_pool}")
     budget = int(budget)
-    allowed = {
-        "committee": {"method"},
-        "hybrid": {"uncertainty", "candidate_factor", "diversity", "density"},
-        "class_balanced": {"class_counts", "uncertainty"},
-        "least_confidence": {"density"},
-        "margin": {"density"},
-        "entropy": {"density"},
-        "random": set(),
-        "diversity": set(),
-    }[strategy]
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise InvalidInput(
-            f"unknown option(s) {unknown} for strategy {strategy!r}; "
-            f"expected any of {sorted(allowed) or 'none'}"
-        )
-    rng = _rng(random_state)
+    registry.samplers.check_params(plugin.key, options)
+    sampler = registry.samplers.load(plugin.key)
 
     if exclude is None:
         excl = np.zeros(n_pool, dtype=bool)
@@ -610,12 +588,9 @@ def select_batch(
                 f"exclude must be a boolean mask of shape ({n_pool},); "
                 f"got dtype {excl.dtype} shape {excl.shape}"
             )
-    available = np.flatnonzero(~excl).astype(np.int64)
-    excluded = np.flatnonzero(excl).astype(np.int64)
     p = None if probas is None else _as_probas(probas)
     if p is not None:
         _check_pool(p, n_pool, "probas")
-    vec = None if embeddings is None else _Vectors(embeddings, n_pool)
     members = None
     if member_probas is not None:
         members = np.asarray(member_probas, dtype=np.float64)
@@ -624,143 +599,266 @@ def select_batch(
                 f"member_probas must have shape (n_members, n_pool, K); got shape {members.shape}"
             )
         _check_pool(members, n_pool, "member_probas", axis=1)
-    budget = min(budget, available.shape[0])
-    if budget == 0:
-        return Selection(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), (), strategy)
-
-    if strategy == "random":
-        return _random(available, budget, rng, "random")
-    if strategy == "diversity":
-        if vec is None:
-            raise InvalidInput(
-                "strategy 'diversity' needs embeddings of shape (n_pool, dim); got none"
-            )
-        return _kcenter(vec.all(), available, excluded, budget, rng, "k-center on embeddings")
-
-    def cold_start() -> Selection:
-        if vec is not None:
-            return _kcenter(
-                vec.all(), available, excluded, budget, rng, "cold start: k-center on embeddings"
-            )
-        return _random(available, budget, rng, "random (cold start: no model predictions yet)")
-
-    beta = float(options.get("density", 0.0))
-    if beta < 0 or not np.isfinite(beta):
-        raise InvalidInput(f"density must be a finite number >= 0; got {beta}")
-    if beta > 0 and vec is None:
-        raise InvalidInput("density weighting needs embeddings of shape (n_pool, dim); got none")
-
-    def weighted(name: str, scores: FloatArray) -> tuple[FloatArray, str]:
-        if beta == 0 or vec is None:
-            return scores, name
-        return scores * score_density(vec.all()) ** beta, f"{name} x density^{beta:g}"
-
-    if strategy in _SCORERS:
-        if p is None:
-            return cold_start()
-        scores, label = weighted(strategy, _SCORERS[strategy](p))
-        return _top(scores, available, budget, rng, label, label)
-
-    if strategy == "committee":
-        method = options.get("method", "vote_entropy")
-        if members is None:
-            if p is None:
-                return cold_start()
-            return _top(
-                score_entropy(p),
-                available,
-                budget,
-                rng,
-                "entropy",
-                "entropy (committee: no members given)",
-                " (no committee given)",
-            )
-        label = "vote entropy" if method == "vote_entropy" else "mean KL to consensus"
-        return _top(
-            score_committee(members, method=method),
-            available,
-            budget,
-            rng,
-            label,
-            f"committee ({method}, {members.shape[0]} members)",
-        )
-
-    uncertainty = options.get("uncertainty", "entropy")
-    if uncertainty not in _SCORERS:
-        raise InvalidInput(f"uncertainty must be one of {', '.join(_SCORERS)}; got {uncertainty!r}")
-
-    if strategy == "hybrid":
-        if p is None:
-            return cold_start()
-        scores, uncertainty = weighted(uncertainty, _SCORERS[uncertainty](p))
-        if vec is None:
-            return _top(
-                scores,
-                available,
-                budget,
-                rng,
-                uncertainty,
-                f"{uncertainty} (hybrid without embeddings)",
-                " (no embeddings for diversity)",
-            )
-        factor = float(options.get("candidate_factor", 10))
-        if factor < 1:
-            raise InvalidInput(f"candidate_factor must be >= 1; got {factor}")
-        diversity = options.get("diversity", "kmeans")
-        if diversity not in ("kmeans", "kcenter"):
-            raise InvalidInput(f"diversity must be 'kmeans' or 'kcenter'; got {diversity!r}")
-        s = scores[available]
-        order = _rank_desc(s, rng)
-        n_cand = min(available.shape[0], max(budget, int(np.ceil(factor * budget))))
-        cand = available[order[:n_cand]]
-        rank_of = {int(available[j]): r + 1 for r, j in enumerate(order[:n_cand])}
-        cand_vec = vec.rows(cand) if diversity == "kmeans" and budget < n_cand else None
-        if cand_vec is not None and budget * n_cand * cand_vec.shape[1] > KMEANS_MAX_WORK:
-            diversity = "kcenter"  # k-means would take minutes; k-center is one pass per pick
-        if diversity == "kcenter":
-            picks, _ = k_center_greedy(
-                vec.all(), budget, candidates=cand, centers=excluded, random_state=rng
-            )
-        elif cand_vec is None:  # budget == n_cand: every candidate is picked
-            picks = cand
-        else:
-            picks = cand[_kmeans_diverse(cand_vec, scores[cand], budget, rng)]
-        reasons = tuple(
-            f"{_describe(uncertainty, float(scores[i]))} (rank {rank_of[int(i)]} of "
-            f"{available.shape[0]}), diverse pick ({diversity}) among top {n_cand}"
-            for i in picks
-        )
-        return Selection(
-            picks.astype(np.int64),
-            scores[picks].astype(np.float64),
-            reasons,
-            f"hybrid ({uncertainty} top {n_cand}, then {diversity})",
-        )
-
-    # class_balanced
+    pred = None
     if predicted is not None:
         pred = np.asarray(predicted, dtype=np.int64)
         if pred.shape != (n_pool,):
             raise InvalidInput(f"predicted must have shape ({n_pool},); got shape {pred.shape}")
+        if (pred < 0).any():
+            raise InvalidInput("predicted class codes must be >= 0")
+    pool = Pool(
+        n_pool=n_pool,
+        available=np.flatnonzero(~excl).astype(np.int64),
+        excluded=np.flatnonzero(excl).astype(np.int64),
+        probas=p,
+        member_probas=members,
+        predicted=pred,
+        vectors=None if embeddings is None else Vectors(embeddings, n_pool),
+        rng=_rng(random_state),
+    )
+    budget = min(budget, pool.available.shape[0])
+    if budget == 0:
+        return Selection(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), (), strategy)
+    selection = sampler(pool, budget, **options)
+    if not isinstance(selection, Selection):
+        raise InvalidInput(
+            f"sampling strategy {plugin.key!r} returned {type(selection).__name__}; "
+            "expected a labelloop.core.sampling.Selection"
+        )
+    return selection
+
+
+# --------------------------------------------------------------------------- samplers
+# Registered in labelloop.registry.BUILTINS["sampler"]. A sampler is a function
+# ``fn(pool, budget, /, **options) -> Selection`` with 0 < budget <= available items.
+
+
+@dataclass(frozen=True)
+class Pool:
+    """What a sampler sees: the pool, validated by :func:`select_batch`.
+
+    Attributes
+    ----------
+    n_pool : int
+    available : IntArray, shape (a,)
+        Positions that may be chosen (never labeled, queued or in flight).
+    excluded : IntArray, shape (n_pool - a,)
+        Positions that may not (k-center's initial centers).
+    probas : FloatArray, shape (n_pool, K), or None
+        The current model's probabilities (None: cold start).
+    member_probas : FloatArray, shape (n_members, n_pool, K), or None
+    predicted : IntArray, shape (n_pool,), or None
+    vectors : Vectors or None
+        Item embeddings: ``vectors.all()`` (n_pool, d) or ``vectors.rows(idx)``.
+    rng : numpy.random.Generator
+        The only source of randomness (seeded by ``random_state``).
+    """
+
+    n_pool: int
+    available: IntArray
+    excluded: IntArray
+    probas: FloatArray | None
+    member_probas: FloatArray | None
+    predicted: IntArray | None
+    vectors: Vectors | None
+    rng: np.random.Generator
+
+    def cold_start(self, budget: int) -> Selection:
+        """k-center greedy on the embeddings when given, else random; the reasons say so."""
+        if self.vectors is not None:
+            return _kcenter(
+                self.vectors.all(),
+                self.available,
+                self.excluded,
+                budget,
+                self.rng,
+                "cold start: k-center on embeddings",
+            )
+        return _random(
+            self.available, budget, self.rng, "random (cold start: no model predictions yet)"
+        )
+
+    def weighted(self, name: str, scores: FloatArray, density: float) -> tuple[FloatArray, str]:
+        """``scores`` times :func:`score_density` ** ``density`` (information density)."""
+        if density == 0 or self.vectors is None:
+            return scores, name
+        return (
+            scores * score_density(self.vectors.all()) ** density,
+            f"{name} x density^{density:g}",
+        )
+
+
+def _check_density(pool: Pool, density: float) -> None:
+    if density < 0 or not np.isfinite(density):
+        raise InvalidInput(f"density must be a finite number >= 0; got {density}")
+    if density > 0 and pool.vectors is None:
+        raise InvalidInput("density weighting needs embeddings of shape (n_pool, dim); got none")
+
+
+def select_random(pool: Pool, budget: int, /) -> Selection:
+    """Uniform among the available items."""
+    return _random(pool.available, budget, pool.rng, "random")
+
+
+def select_diversity(pool: Pool, budget: int, /) -> Selection:
+    """k-center greedy on the embeddings: each pick farthest from everything labeled or picked."""
+    if pool.vectors is None:
+        raise InvalidInput("strategy 'diversity' needs embeddings of shape (n_pool, dim); got none")
+    return _kcenter(
+        pool.vectors.all(),
+        pool.available,
+        pool.excluded,
+        budget,
+        pool.rng,
+        "k-center on embeddings",
+    )
+
+
+def _select_uncertain(pool: Pool, budget: int, name: str, density: float) -> Selection:
+    _check_density(pool, density)
+    if pool.probas is None:
+        return pool.cold_start(budget)
+    scores, label = pool.weighted(name, _SCORERS[name](pool.probas), density)
+    return _top(scores, pool.available, budget, pool.rng, label, label)
+
+
+def select_least_confidence(pool: Pool, budget: int, /, *, density: float = 0.0) -> Selection:
+    """The items whose top class is least probable (``1 - max_k p_k``)."""
+    return _select_uncertain(pool, budget, "least_confidence", density)
+
+
+def select_margin(pool: Pool, budget: int, /, *, density: float = 0.0) -> Selection:
+    """The items with the smallest gap between their two most probable classes."""
+    return _select_uncertain(pool, budget, "margin", density)
+
+
+def select_entropy(pool: Pool, budget: int, /, *, density: float = 0.0) -> Selection:
+    """The items whose class distribution has the highest entropy."""
+    return _select_uncertain(pool, budget, "entropy", density)
+
+
+def select_committee(
+    pool: Pool, budget: int, /, *, method: Literal["vote_entropy", "kl"] = "vote_entropy"
+) -> Selection:
+    """The items the committee's members disagree on most (vote entropy or mean KL)."""
+    if pool.member_probas is None:
+        if pool.probas is None:
+            return pool.cold_start(budget)
+        return _top(
+            score_entropy(pool.probas),
+            pool.available,
+            budget,
+            pool.rng,
+            "entropy",
+            "entropy (committee: no members given)",
+            " (no committee given)",
+        )
+    label = "vote entropy" if method == "vote_entropy" else "mean KL to consensus"
+    return _top(
+        score_committee(pool.member_probas, method=method),
+        pool.available,
+        budget,
+        pool.rng,
+        label,
+        f"committee ({method}, {pool.member_probas.shape[0]} members)",
+    )
+
+
+def _check_uncertainty(uncertainty: str) -> None:
+    if uncertainty not in _SCORERS:
+        raise InvalidInput(f"uncertainty must be one of {', '.join(_SCORERS)}; got {uncertainty!r}")
+
+
+def select_hybrid(
+    pool: Pool,
+    budget: int,
+    /,
+    *,
+    uncertainty: str = "entropy",
+    candidate_factor: float = 10,
+    diversity: Literal["kmeans", "kcenter"] = "kmeans",
+    density: float = 0.0,
+) -> Selection:
+    """The most uncertain candidates, then diverse picks among them (k-means or k-center)."""
+    _check_uncertainty(uncertainty)
+    _check_density(pool, density)
+    if pool.probas is None:
+        return pool.cold_start(budget)
+    scores, uncertainty = pool.weighted(uncertainty, _SCORERS[uncertainty](pool.probas), density)
+    available, rng, vec = pool.available, pool.rng, pool.vectors
+    if vec is None:
+        return _top(
+            scores,
+            available,
+            budget,
+            rng,
+            uncertainty,
+            f"{uncertainty} (hybrid without embeddings)",
+            " (no embeddings for diversity)",
+        )
+    factor = float(candidate_factor)
+    if factor < 1:
+        raise InvalidInput(f"candidate_factor must be >= 1; got {factor}")
+    s = scores[available]
+    order = _rank_desc(s, rng)
+    n_cand = min(available.shape[0], max(budget, int(np.ceil(factor * budget))))
+    cand = available[order[:n_cand]]
+    rank_of = {int(available[j]): r + 1 for r, j in enumerate(order[:n_cand])}
+    cand_vec = vec.rows(cand) if diversity == "kmeans" and budget < n_cand else None
+    if cand_vec is not None and budget * n_cand * cand_vec.shape[1] > KMEANS_MAX_WORK:
+        diversity = "kcenter"  # k-means would take minutes; k-center is one pass per pick
+    if diversity == "kcenter":
+        picks, _ = k_center_greedy(
+            vec.all(), budget, candidates=cand, centers=pool.excluded, random_state=rng
+        )
+    elif cand_vec is None:  # budget == n_cand: every candidate is picked
+        picks = cand
+    else:
+        picks = cand[_kmeans_diverse(cand_vec, scores[cand], budget, rng)]
+    reasons = tuple(
+        f"{_describe(uncertainty, float(scores[i]))} (rank {rank_of[int(i)]} of "
+        f"{available.shape[0]}), diverse pick ({diversity}) among top {n_cand}"
+        for i in picks
+    )
+    return Selection(
+        picks.astype(np.int64),
+        scores[picks].astype(np.float64),
+        reasons,
+        f"hybrid ({uncertainty} top {n_cand}, then {diversity})",
+    )
+
+
+def select_class_balanced(
+    pool: Pool,
+    budget: int,
+    /,
+    *,
+    class_counts: npt.ArrayLike | None = None,
+    uncertainty: str = "entropy",
+) -> Selection:
+    """Equal quotas per predicted class, rarest classes first; most uncertain within a class."""
+    _check_uncertainty(uncertainty)
+    p, available, rng = pool.probas, pool.available, pool.rng
+    if pool.predicted is not None:
+        pred = pool.predicted
     elif p is not None:
         pred = p.argmax(axis=1).astype(np.int64)
     else:
-        return cold_start()
+        return pool.cold_start(budget)
     k = int(max(pred.max(initial=-1) + 1, 0 if p is None else p.shape[1]))
-    if (pred < 0).any():
-        raise InvalidInput("predicted class codes must be >= 0")
-    counts = options.get("class_counts")
     have = (
         np.zeros(k, dtype=np.float64)
-        if counts is None
-        else np.asarray(counts, dtype=np.float64).ravel()
+        if class_counts is None
+        else np.asarray(class_counts, dtype=np.float64).ravel()
     )
     if have.shape[0] < k:
         raise InvalidInput(
             f"class_counts must have {k} entries (one per class); got {have.shape[0]}"
         )
     k = have.shape[0]
-    scores = _SCORERS[uncertainty](p) if p is not None else rng.random(n_pool).astype(np.float64)
+    scores = (
+        _SCORERS[uncertainty](p) if p is not None else rng.random(pool.n_pool).astype(np.float64)
+    )
     score_label = uncertainty if p is not None else "random order"
     # per class: available items, most uncertain first
     queues: list[IntArray] = []

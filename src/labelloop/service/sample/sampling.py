@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert, select
 
+from labelloop import registry
 from labelloop.core.identity import STUB_DATA
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput, NotFound
@@ -350,12 +351,10 @@ def sample(
     """
     if embeddings not in EMBEDDINGS:
         raise InvalidInput(f"unknown embeddings {embeddings!r}; expected one of {list(EMBEDDINGS)}")
-    from labelloop.core.sampling import STRATEGIES, select_batch
+    from labelloop.core.sampling import select_batch
 
-    if strategy not in STRATEGIES:
-        raise NotFound(
-            f"unknown sampling strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
-        )
+    plugin = registry.samplers.resolve(strategy)  # an unknown name lists the known ones
+    strategy = plugin.name
     if isinstance(budget, bool) or budget < 1:
         raise InvalidInput(f"budget must be a positive integer; got {budget!r}")
     options = dict(options or {})
@@ -431,7 +430,7 @@ def sample(
             if committee is not None:
                 members, member_names = committee
         selection = select_batch(
-            strategy,
+            plugin.key,
             budget,
             n_pool=len(rows),
             probas=probas,
@@ -467,7 +466,7 @@ def sample(
                 conn,
                 project,
                 kind="sample",
-                strategy=strategy,
+                strategy=plugin.key,
                 params=params,
                 labeler_id=None if ref is None else ref.id,
                 entries=entries,
@@ -475,7 +474,7 @@ def sample(
     return SampleReport(
         project=project.name,
         batch_id=batch_id,
-        strategy=strategy,
+        strategy=plugin.key,
         method=selection.method,
         budget=budget,
         selected=len(entries),
