@@ -155,7 +155,7 @@ def test_single_answer_task_warns_but_works(cli: Run, tmp_path: Path) -> None:
             "line 4, field 'label': label 'dog' is not in the label set ['cat', 'bird']",
         ),
         (ANSWERS, ("--method", "nope"), "unknown aggregator 'nope'; known: auto.v1"),
-        (ANSWERS, ("--param", "bogus=1"), "bad --param for auto.v2"),
+        (ANSWERS, ("--param", "bogus=1"), "auto.v2: unknown parameter 'bogus'; expected any of"),
         (ANSWERS, ("--param", "max_iter"), "expected NAME=VALUE"),
     ],
 )

@@ -30,7 +30,7 @@ import re
 import threading
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,13 @@ BUILTINS: dict[str, dict[str, str]] = {
     "exporter": {},
 }
 """Built-in plugins per kind: registry name -> ``module:attr`` (imported on first use)."""
+
+
+def unknown(noun: str, name: str, known: Sequence[str], *, also: Sequence[str] = ()) -> NotFound:
+    """``unknown NOUN 'name'; known: a, b; did you mean 'a'?`` (the closest of known + also)."""
+    close = difflib.get_close_matches(name, [*also, *known], n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return NotFound(f"unknown {noun} {name!r}; known: {', '.join(known) or 'none'}{hint}")
 
 
 def split_name(name: str) -> tuple[str, int] | None:
@@ -239,11 +246,8 @@ class Registry(Mapping[str, Any]):
                 return max(versions, key=lambda p: p.version)
             if attempt == 0:
                 self._read_entry_points()  # third-party plugins: read only when needed
-        known = sorted(self._plugins)
         bare = sorted({p.name for p in self._plugins.values()})
-        close = difflib.get_close_matches(name, bare + known, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise NotFound(f"unknown {self.noun} {name!r}{hint}; known: {', '.join(known) or 'none'}")
+        raise unknown(self.noun, name, sorted(self._plugins), also=bare)
 
     def load(self, name: str) -> Any:
         """The object ``name`` resolves to, imported on first use."""
@@ -404,9 +408,9 @@ REGISTRIES: dict[str, Registry] = {r.kind: r for r in (aggregators, samplers, la
 
 def registry(kind: str) -> Registry:
     """The registry of ``kind`` (``aggregator``, ``sampler``, ``labeler``, ``exporter``)."""
-    found = REGISTRIES.get(kind)
+    found = REGISTRIES.get(kind) or REGISTRIES.get(kind.removesuffix("s"))
     if found is None:
-        raise NotFound(f"unknown plugin kind {kind!r}; known: {', '.join(REGISTRIES)}")
+        raise unknown("plugin kind", kind, list(REGISTRIES))
     return found
 
 

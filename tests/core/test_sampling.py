@@ -170,7 +170,10 @@ def test_bad_shapes_are_one_clear_error() -> None:
         select_batch("entropy", 1, n_pool=4, probas=_probas(3, 2))
     with pytest.raises(InvalidInput, match="boolean mask"):
         select_batch("entropy", 1, n_pool=3, probas=_probas(3, 2), exclude=[0, 1, 0])
-    with pytest.raises(InvalidInput, match="entropy.v1: unknown parameter .method.; expected any of .*density"):
+    with pytest.raises(
+        InvalidInput,
+        match=r"entropy\.v1: unknown parameter 'method'; expected any of \['density'\]",
+    ):
         select_batch("entropy", 1, n_pool=3, probas=_probas(3, 2), method="kl")
     with pytest.raises(InvalidInput, match="needs embeddings"):
         select_batch("diversity", 1, n_pool=3)

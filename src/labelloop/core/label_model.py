@@ -503,4 +503,3 @@ def select_label_model(
     if best is None:
         raise InvalidInput("grid must hold at least one configuration")
     return best[1], results
-

@@ -1,5 +1,9 @@
 """Labelers that are not people: models, rules and LLMs; their outputs are answers with provenance.
 
+Every labeler follows the :class:`Labeler` protocol (kind, name, version, provenance) and
+is registered by versioned name in :data:`labelloop.registry.labelers` (``sklearn.v1``,
+``embeddings.v1``, ``llm.v1``, ``rules.v1``).
+
 Model labelers (exported here):
 
 * :class:`SklearnLabeler` wraps any scikit-learn estimator with ``predict_proba``
@@ -16,12 +20,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from labelloop.labelers._base import Labeler
 from labelloop.labelers.sklearn import SklearnLabeler, default_text_estimator
 
 if TYPE_CHECKING:
     from labelloop.labelers.embeddings import EmbeddingLabeler, embed_texts
 
-__all__ = ["EmbeddingLabeler", "SklearnLabeler", "default_text_estimator", "embed_texts"]
+__all__ = [
+    "EmbeddingLabeler",
+    "Labeler",
+    "SklearnLabeler",
+    "default_text_estimator",
+    "embed_texts",
+]
 
 
 def __getattr__(name: str) -> Any:

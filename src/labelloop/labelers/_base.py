@@ -1,4 +1,5 @@
-"""Shared pieces of labelers: text extraction, label checks, version hashes, user modules."""
+"""Shared pieces of labelers: the :class:`Labeler` protocol, text extraction, label checks,
+version hashes, user modules."""
 
 from __future__ import annotations
 
@@ -9,13 +10,38 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from labelloop.core.answers import FloatArray
 from labelloop.core.provenance import content_hash, sha256_hex
 from labelloop.errors import Conflict, InvalidInput
+
+
+@runtime_checkable
+class Labeler(Protocol):
+    """What every labeler that is not a person has: an identity and its provenance.
+
+    ``kind`` (``model``, ``llm``, ``rule``, ...), ``name`` and ``version`` identify the
+    labeler whose answers these are (one labeler per version: a retrained model or an
+    edited rule is a new version); :meth:`provenance` says what produced them, for answer
+    events and dataset manifests. Built-ins (``sklearn``, ``embeddings``, ``llm``,
+    ``rules``) and plugins are registered in :data:`labelloop.registry.labelers`.
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def provenance(self) -> dict[str, Any]:
+        """A JSON-ready description: at least ``kind``, ``name`` and ``version``."""
+        ...
 
 
 def extract_texts(texts: Sequence[str] | Sequence[Mapping[str, Any]], text_field: str) -> list[str]:

@@ -454,6 +454,22 @@ class LLMLabeler:
 
     # -- identity --------------------------------------------------------------------------
 
+    @property
+    def name(self) -> str:
+        """Labeler name: the model name sent to the endpoint."""
+        return self.model
+
+    def provenance(self) -> dict[str, Any]:
+        """What produced this labeler's answers (for answer events and dataset manifests)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "prompt_template": PROMPT_TEMPLATE_VERSION,
+            "schema": self.schema.content_hash,
+            "params": self.params(),
+        }
+
     def params(self) -> dict[str, Any]:
         """Request parameters that shape answers (part of the prompt hash and the version)."""
         return {

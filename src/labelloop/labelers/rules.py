@@ -30,7 +30,7 @@ import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -59,9 +59,14 @@ class LabelingFunction:
     fn: Callable[..., Any]
     resources: Mapping[str, Any] = field(default_factory=dict)
     version: str = ""
+    kind: ClassVar[str] = "rule"
 
     def __call__(self, x: Any) -> Any:
         return self.fn(x, **self.resources)
+
+    def provenance(self) -> dict[str, Any]:
+        """What produced this rule's answers: kind, name, version (hash of source and resources)."""
+        return {"kind": self.kind, "name": self.name, "version": self.version}
 
     def __repr__(self) -> str:
         return f"LabelingFunction(name={self.name!r}, version={self.version!r})"

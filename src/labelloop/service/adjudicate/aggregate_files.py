@@ -37,10 +37,7 @@ def aggregate_file(
     None where no label was inferred).
     """
     name = resolve_name(method)  # an unknown method fails before any reading
-    try:
-        aggregator = make_aggregator(name, **(params or {}))
-    except TypeError as exc:
-        raise InvalidInput(f"bad --param for {name}: {exc}") from None
+    aggregator = make_aggregator(name, **(params or {}))
     space = None
     if labels is not None:
         try:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from labelloop import registry
 from labelloop.core.identity import STUB_DATA
 from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
@@ -103,9 +104,9 @@ def _fold_ids(labels: list[str], folds: int, random_state: int) -> np.ndarray:
     return out
 
 
-FEATURES = ("tfidf", "minilm")
+FEATURES = {"tfidf": "sklearn.v1", "minilm": "embeddings.v1"}
 """What the model labeler's estimator sees: the item text (TF-IDF by default) or MiniLM
-sentence embeddings (``embeddings`` extra)."""
+sentence embeddings (``embeddings`` extra); each names its labeler in the registry."""
 
 
 def train_model(
@@ -137,13 +138,7 @@ def train_model(
 
         estimator, factory = load_estimator(estimator)
         name = name or factory
-    from labelloop.labelers.sklearn import SklearnLabeler
-
-    labeler_type: type[SklearnLabeler] = SklearnLabeler
-    if features == "minilm":
-        from labelloop.labelers.embeddings import EmbeddingLabeler
-
-        labeler_type = EmbeddingLabeler
+    labeler_type = registry.labelers.load(FEATURES[features])
     named = {} if name is None else {"name": name}  # else the labeler's own default name
     labeler = labeler_type(estimator, text_field=text_field, **named)
     name = labeler.name
