@@ -259,6 +259,15 @@ class Registry(Mapping[str, Any]):
             self._objects[key] = obj
         return obj
 
+    def describe(self, name: str) -> str:
+        """The first line of the plugin's docstring, or why it does not load (imports it)."""
+        try:
+            obj = self.load(name)
+        except InvalidInput as exc:
+            return f"(does not load: {exc})"
+        doc = (inspect.getdoc(obj) or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
     def check_params(self, name: str, params: Mapping[str, Any]) -> None:
         """Raise ``InvalidInput`` for a parameter ``name``'s target does not take, or of the
         wrong type (a number where its default is a number, ...).
@@ -414,23 +423,12 @@ def registry(kind: str) -> Registry:
     return found
 
 
-def describe(plugin: Plugin) -> str:
-    """The first line of the plugin's docstring, or the load error (imports the plugin)."""
-    try:
-        obj = registry(plugin.kind).load(plugin.key)
-    except InvalidInput as exc:
-        return f"(does not load: {exc})"
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
-
-
 __all__ = [
     "BUILTINS",
     "REGISTRIES",
     "Plugin",
     "Registry",
     "aggregators",
-    "describe",
     "exporters",
     "labelers",
     "registry",

@@ -34,7 +34,7 @@ def plugins_cmd(
                 {
                     **plugin.as_dict(),
                     "latest": plugin.key in latest,
-                    "summary": registry.describe(plugin),
+                    "summary": reg.describe(plugin.key),
                 }
             )
         problems.extend(reg.problems)
