@@ -16,15 +16,25 @@ Groups: ``labelloop.aggregators``, ``labelloop.samplers``, ``labelloop.labelers`
 ``labelloop.exporters``. A plugin that fails to load is reported by name, never silently
 dropped; a third-party name that a built-in already uses is refused.
 
+Examples
+--------
+>>> from labelloop import registry
+>>> registry.aggregators.resolve("dawid_skene").key
+'dawid_skene.v1'
+>>> registry.samplers.resolve("hybrid").target
+'labelloop.core.sampling:select_hybrid'
+>>> registry.aggregators.resolve("dawid_skeen")
+Traceback (most recent call last):
+    ...
+labelloop.errors.NotFound: unknown aggregator 'dawid_skeen'; known: ... did you mean 'dawid_skene'?
+
 Pure standard library: the core imports this module, and this module imports plugins only
 by name, when one is asked for, so registering never depends on import side effects.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
-import importlib.metadata
 import inspect
 import re
 import threading
@@ -80,6 +90,8 @@ BUILTINS: dict[str, dict[str, str]] = {
 
 def unknown(noun: str, name: str, known: Sequence[str], *, also: Sequence[str] = ()) -> NotFound:
     """``unknown NOUN 'name'; known: a, b; did you mean 'a'?`` (the closest of known + also)."""
+    import difflib
+
     close = difflib.get_close_matches(name, [*also, *known], n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return NotFound(f"unknown {noun} {name!r}; known: {', '.join(known) or 'none'}{hint}")
@@ -208,6 +220,8 @@ class Registry(Mapping[str, Any]):
         with self._lock:
             if self._entry_points_read:
                 return
+            import importlib.metadata  # only now: reading installed metadata takes a while
+
             for ep in importlib.metadata.entry_points(group=self.group):
                 origin = ep.dist.name if ep.dist is not None else "entry point"
                 try:
@@ -336,7 +350,7 @@ def _parameters(target: Any) -> tuple[set[str], dict[str, Any], bool]:
             open_ended = True
         elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             accepted.add(p.name)
-    func = target.__init__ if isinstance(target, type) else target
+    func = getattr(target, "__init__") if isinstance(target, type) else target  # noqa: B009
     try:
         hints = typing.get_type_hints(func)
     except Exception:  # hints naming types only imported for type checking: skip the check

@@ -31,8 +31,9 @@ _HELP = " ".join(
         "beaten; with --clamp-gold and 20+ gold tasks, by cross-validated gold accuracy;",
         "auto.v1 is the former committee), majority_vote, weighted_majority_vote, wawa,",
         "zero_based_skill, dawid_skene, one_coin_dawid_skene, hierarchical_dawid_skene, mace,",
-        "glad (optionally with a version suffix such as dawid_skene.v1); --param NAME=VALUE",
-        "sets an aggregator parameter (e.g. --param max_iter=50).",
+        "glad, label_model (optionally with a version suffix such as dawid_skene.v1), or",
+        "a plugin's (`labelloop plugins aggregator` lists them); --param NAME=VALUE sets an",
+        "aggregator parameter (e.g. --param max_iter=50).",
     ]
 )
 

@@ -171,8 +171,8 @@ def sample_cmd(
         str,
         typer.Option(
             "--strategy",
-            help="random, least_confidence, margin, entropy, committee, diversity, hybrid "
-            "or class_balanced. Default hybrid (the most uncertain items, spread over the "
+            help="random, least_confidence, margin, entropy, committee, diversity, hybrid, "
+            "class_balanced or a plugin's (labelloop plugins sampler). Default hybrid (the most uncertain items, spread over the "
             "data by k-means): of the strategies that need one model it needed the fewest "
             "labels on two of the three sets of benchmarks/active_learning.py and 3% more "
             "than margin on the third.",

@@ -50,10 +50,7 @@ from labelloop.errors import InvalidInput
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 RandomState: TypeAlias = int | np.random.Generator | None
 
-STRATEGIES: tuple[str, ...] = tuple(
-    registry.split_name(key)[0]  # type: ignore[index]
-    for key in registry.BUILTINS["sampler"]
-)
+STRATEGIES: tuple[str, ...] = tuple(key.rsplit(".v", 1)[0] for key in registry.BUILTINS["sampler"])
 """The built-in strategies (bare names) of :func:`select_batch`; plugins add more."""
 
 UNCERTAINTY_SCORES: tuple[str, ...] = ("least_confidence", "margin", "entropy")
