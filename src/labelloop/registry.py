@@ -166,6 +166,7 @@ class Registry(Mapping[str, Any]):
         """Entry-point group read for third-party plugins."""
         self._plugins: dict[str, Plugin] = {}
         self._objects: dict[str, Any] = {}
+        self._signatures: dict[str, tuple[set[str], dict[str, Any], bool]] = {}
         self._entry_points_read = False
         self.problems: list[str] = []
         """Entry points that could not be registered (bad name, taken name), one line each."""
@@ -213,6 +214,7 @@ class Registry(Mapping[str, Any]):
                 raise InvalidInput(f"{self.noun} {key!r} is not a removable registration")
             del self._plugins[key]
             self._objects.pop(key, None)
+            self._signatures.pop(key, None)
 
     def _read_entry_points(self) -> None:
         if self._entry_points_read:
@@ -291,8 +293,10 @@ class Registry(Mapping[str, Any]):
         know (arrays, objects) are accepted as they are.
         """
         key = self.resolve(name).key
-        target = self.load(name)
-        accepted, hints, open_ended = _parameters(target)
+        found = self._signatures.get(key)
+        if found is None:
+            found = self._signatures[key] = _parameters(self.load(key))
+        accepted, hints, open_ended = found
         for param, value in params.items():
             if param not in accepted:
                 if open_ended:
