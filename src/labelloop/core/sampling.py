@@ -660,17 +660,17 @@ class Pool:
     vectors: Vectors | None
     rng: np.random.Generator
 
+    def kcenter(self, budget: int, why: str) -> Selection:
+        """k-center greedy on the embeddings: each pick farthest from everything labeled or
+        picked before it; ``why`` starts every reason."""
+        if self.vectors is None:
+            raise InvalidInput(f"{why} needs embeddings of shape (n_pool, dim); got none")
+        return _kcenter(self.vectors.all(), self.available, self.excluded, budget, self.rng, why)
+
     def cold_start(self, budget: int) -> Selection:
         """k-center greedy on the embeddings when given, else random; the reasons say so."""
         if self.vectors is not None:
-            return _kcenter(
-                self.vectors.all(),
-                self.available,
-                self.excluded,
-                budget,
-                self.rng,
-                "cold start: k-center on embeddings",
-            )
+            return self.kcenter(budget, "cold start: k-center on embeddings")
         return _random(
             self.available, budget, self.rng, "random (cold start: no model predictions yet)"
         )
@@ -701,14 +701,7 @@ def select_diversity(pool: Pool, budget: int, /) -> Selection:
     """k-center greedy on the embeddings: each pick farthest from everything labeled or picked."""
     if pool.vectors is None:
         raise InvalidInput("strategy 'diversity' needs embeddings of shape (n_pool, dim); got none")
-    return _kcenter(
-        pool.vectors.all(),
-        pool.available,
-        pool.excluded,
-        budget,
-        pool.rng,
-        "k-center on embeddings",
-    )
+    return pool.kcenter(budget, "k-center on embeddings")
 
 
 def _select_uncertain(pool: Pool, budget: int, name: str, density: float) -> Selection:
