@@ -306,3 +306,20 @@ def test_docstring_examples_run() -> None:
         )
         assert result.failed == 0, module.__name__
         assert result.attempted >= 2, module.__name__
+
+
+def test_plugins_command_lists_every_kind(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    text = cli("plugins")
+    assert text.code == 0, text.err
+    lines = text.out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    kinds = {line.split()[0] for line in lines}
+    assert kinds == {"aggregator", "sampler", "labeler"}  # no exporter is built in yet
+    assert any(line.split()[1] == "auto.v1" for line in lines)  # an older version: no mark
+    assert any(line.split()[1] == "auto.v2*" for line in lines)
+    out = json.loads(cli("plugins", "sampler", "--json").out)
+    assert [p["name"] for p in out["plugins"]] == sorted(f"{s}.v1" for s in STRATEGIES)
+    assert all(p["origin"] == "labelloop" and p["summary"] for p in out["plugins"])
+    bad = cli("plugins", "exporterz")
+    assert bad.code == 2 and "did you mean 'exporter'?" in bad.err

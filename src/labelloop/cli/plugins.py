@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated
 
 import typer
@@ -42,9 +43,14 @@ def plugins_cmd(
         print_json({"plugins": rows, "problems": problems})
         return
     width = max((len(r["name"]) for r in rows), default=4) + 1
+    columns = shutil.get_terminal_size((100, 24)).columns
     for r in rows:
         mark = "*" if r["latest"] else " "
         origin = "" if r["origin"] == registry.BUILTIN else f"  [{r['origin']}]"
-        typer.echo(f"{r['kind']:<10}  {r['name'] + mark:<{width}}  {r['summary']}{origin}")
+        line = f"{r['kind']:<10}  {r['name'] + mark:<{width}}  {r['summary']}"
+        room = max(columns - len(origin), width + 20)
+        if len(line) > room:  # the whole summary is in --json
+            line = line[: room - 3].rstrip() + "..."
+        typer.echo(line + origin)
     for line in problems:
         typer.echo(f"warning: {line}", err=True)
