@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
@@ -52,17 +53,23 @@ AGGREGATORS: dict[str, type[Aggregator]] = {
 """Registry: versioned name -> estimator class."""
 
 
-def resolve_name(name: str) -> str:
-    """Full registry name of ``name``; a bare name (``dawid_skene``) means its latest version."""
-    if name in AGGREGATORS:
+def resolve_name(
+    name: str, registry: Mapping[str, Any] | None = None, *, what: str = "aggregator"
+) -> str:
+    """Full registry name of ``name``; a bare name (``dawid_skene``) means its latest version.
+
+    ``registry`` defaults to :data:`AGGREGATORS`; ``what`` names it in the error.
+    """
+    known = AGGREGATORS if registry is None else registry
+    if name in known:
         return name
     versions = sorted(
-        (n for n in AGGREGATORS if n.rsplit(".v", 1)[0] == name),
+        (n for n in known if n.rsplit(".v", 1)[0] == name),
         key=lambda n: int(n.rsplit(".v", 1)[1]),
     )
     if versions:
         return versions[-1]
-    raise NotFound(f"unknown aggregator {name!r}; known: {', '.join(sorted(AGGREGATORS))}")
+    raise NotFound(f"unknown {what} {name!r}; known: {', '.join(sorted(known))}")
 
 
 def make_aggregator(name: str, **params: Any) -> Aggregator:
