@@ -62,6 +62,7 @@ from labelloop.schema._base import (
     LabelDef,
     Problem,
     Schema,
+    TaskKernels,
 )
 from labelloop.schema.files import (
     load_schema,
@@ -85,6 +86,7 @@ __all__ = [
     "Schema",
     "SingleLabelExample",
     "SingleLabelSchema",
+    "TaskKernels",
     "load_schema",
     "open_schema",
     "parse_schema_text",

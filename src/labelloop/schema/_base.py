@@ -8,6 +8,7 @@ One module per task type (``single_label``, ``multi_label``) subclasses it; ``ta
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import math
 import re
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar, Literal, NoReturn
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -342,6 +345,38 @@ class GoldExample:
     calibration: bool = True
 
 
+@dataclass(frozen=True)
+class TaskKernels:
+    """What a task type's labels are in the core and which core kernels they go through.
+
+    The service asks a schema's task type (``schema.kernels``) instead of testing its class,
+    so adding a task type adds a module, not branches in every use case.
+    """
+
+    answers: Literal["codes", "sets"]
+    """Core form of one answer: a class code (:class:`~labelloop.core.answers.Answers`) or a
+    multi-hot row over the label set (:class:`~labelloop.core.label_sets.SetAnswers`)."""
+    aggregators: str
+    """Truth-inference registry as ``module:NAME`` (imported when used)."""
+    default_aggregator: str
+    """What ``auto`` means for this task type (a name in that registry)."""
+    agreement: tuple[str, ...]
+    """Agreement coefficients reported for it."""
+    training_target: Literal["class", "multi_hot"]
+    """What a model labeler learns: one class per item, or one yes/no per label (one-vs-rest)."""
+
+    @property
+    def label_is_list(self) -> bool:
+        """Whether a label, as users write and the store keeps it, is a list of names."""
+        return self.answers == "sets"
+
+    def aggregator_registry(self) -> Mapping[str, Any]:
+        """The registry named by :attr:`aggregators`."""
+        module, _, name = self.aggregators.partition(":")
+        registry: Mapping[str, Any] = getattr(importlib.import_module(module), name)
+        return registry
+
+
 class Schema(_Model):
     """A validated, frozen label schema. Concrete task types subclass it (see :data:`TASKS`).
 
@@ -353,6 +388,8 @@ class Schema(_Model):
 
     TASK: ClassVar[str] = ""
     MIN_LABELS: ClassVar[int] = 1
+    kernels: ClassVar[TaskKernels]
+    """The task type's core form and kernels (set by each task type)."""
 
     task: str
     name: str
@@ -467,6 +504,24 @@ class Schema(_Model):
         if not isinstance(label, str) or label not in self.label_space:
             self._unknown_label(label)
         return label
+
+    # -- label codec: the label as users write it (and the store keeps it) <-> core arrays --
+
+    def check_value(self, value: Any) -> Any:
+        """A label as written by a user, validated into its stored form; :class:`InvalidInput`."""
+        raise NotImplementedError(f"task {self.task!r} has no label codec")
+
+    def encode(self, values: Sequence[Any]) -> tuple[np.ndarray, npt.NDArray[np.bool_]]:
+        """Stored labels (decoded JSON) -> core arrays and a mask of the ones that fit.
+
+        Shapes: (n,) class codes (``ABSTAIN`` where unfit) for ``answers="codes"``;
+        (n, n_classes) bool rows for ``answers="sets"``.
+        """
+        raise NotImplementedError(f"task {self.task!r} has no label codec")
+
+    def decode(self, value: Any) -> Any:
+        """One core value (a class code, or a multi-hot row) -> its stored label."""
+        raise NotImplementedError(f"task {self.task!r} has no label codec")
 
     def check_item(
         self, data: Mapping[str, Any], *, from_text: bool = False

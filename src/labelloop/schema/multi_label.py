@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import field_validator
 
+from labelloop.core.label_sets import BoolArray
 from labelloop.errors import InvalidInput
 from labelloop.schema._base import (
     GoldExample,
     Loc,
+    TaskKernels,
     _CategoricalSchema,
     _describe,
     _Example,
@@ -42,6 +46,15 @@ class MultiLabelSchema(_CategoricalSchema):
 
     TASK: ClassVar[str] = "multi_label"
     MIN_LABELS: ClassVar[int] = 1
+
+    kernels: ClassVar[TaskKernels] = TaskKernels(
+        answers="sets",
+        aggregators="labelloop.core.aggregate.multilabel:SET_AGGREGATORS",
+        # chosen on the tuning seeds of benchmarks/multilabel.py
+        default_aggregator="multi_label_pooled_ds.v1",
+        agreement=("krippendorff_alpha_masi", "fleiss_kappa_per_label", "cohen_kappa_per_label"),
+        training_target="multi_hot",
+    )
 
     task: Literal["multi_label"] = "multi_label"
     min_labels: int = 0
@@ -121,6 +134,32 @@ class MultiLabelSchema(_CategoricalSchema):
             raise InvalidInput(problems[0], field="labels")
         order = self.label_space
         return tuple(sorted(given, key=order.code))
+
+    def check_value(self, value: Any) -> list[str]:
+        """A list of label names, returned in label-space order (a bare string is refused)."""
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise InvalidInput(
+                f"expected a list of labels, saw {_describe(value)} (schema {self.version} is "
+                "multi_label)",
+                field="label",
+            )
+        return list(self.check_labels(value))
+
+    def encode(self, values: Sequence[Any]) -> tuple[BoolArray, npt.NDArray[np.bool_]]:
+        """Multi-hot rows, shape (n, n_classes); a value that is not a list of labels of the
+        set is unfit (its row is empty and its mask entry False)."""
+        space = self.label_space
+        present = np.zeros((len(values), len(space)), dtype=bool)
+        fit = np.zeros(len(values), dtype=bool)
+        for j, value in enumerate(values):
+            if isinstance(value, list) and all(isinstance(x, str) and x in space for x in value):
+                present[j, [space.code(x) for x in value]] = True
+                fit[j] = True
+        return present, fit
+
+    def decode(self, value: Any) -> list[str]:
+        row = np.asarray(value, dtype=bool)
+        return [name for name, on in zip(self.label_space.labels, row, strict=True) if on]
 
     def examples_as_gold(self) -> tuple[GoldExample, ...]:
         order = self.label_space

@@ -4,18 +4,22 @@ without a file)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import field_validator
 
-from labelloop.core.answers import LabelSpace
+from labelloop.core.answers import ABSTAIN, IntArray, LabelSpace
 from labelloop.errors import InvalidInput
 from labelloop.schema._base import (
     GoldExample,
     LabelDef,
     Loc,
+    TaskKernels,
     _CategoricalSchema,
+    _describe,
     _Example,
     _name,
     _raw_name,
@@ -40,8 +44,44 @@ class SingleLabelSchema(_CategoricalSchema):
     TASK: ClassVar[str] = "single_label"
     MIN_LABELS: ClassVar[int] = 2
 
+    kernels: ClassVar[TaskKernels] = TaskKernels(
+        answers="codes",
+        aggregators="labelloop.core.aggregate:AGGREGATORS",
+        default_aggregator="auto",
+        agreement=(
+            "percent_agreement",
+            "cohen_kappa_mean",
+            "fleiss_kappa",
+            "krippendorff_alpha",
+        ),
+        training_target="class",
+    )
+
     task: Literal["single_label"] = "single_label"
     examples: tuple[SingleLabelExample, ...] = ()
+
+    def check_value(self, value: Any) -> str:
+        """One label name of the set (a list is refused)."""
+        if not isinstance(value, str):
+            raise InvalidInput(
+                f"expected one label, saw {_describe(value)} (schema {self.version} is "
+                "single_label)",
+                field="label",
+            )
+        return self.check_label(value)
+
+    def encode(self, values: Sequence[Any]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """Class codes, shape (n,): ``ABSTAIN`` for values that are not a label of the set."""
+        space = self.label_space
+        codes = np.fromiter(
+            (space.code(v) if isinstance(v, str) and v in space else ABSTAIN for v in values),
+            dtype=np.int64,
+            count=len(values),
+        )
+        return codes, codes != ABSTAIN
+
+    def decode(self, value: Any) -> str:
+        return self.label_space.labels[int(value)]
 
     @classmethod
     def _raw_example_labels(
