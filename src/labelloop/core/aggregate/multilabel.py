@@ -51,6 +51,8 @@ class SetAggregator:
     - ``answered_`` : bool array, shape (n_items,) -- items with answers or gold;
     - ``skills_`` : float array, shape (n_labelers,) -- estimated share of a labeler's
       present/absent decisions that are right (NaN without answers);
+    - ``confusions_`` : float array, shape (n_labelers, 2, 2), or None -- the present/absent
+      confusion of each labeler when one is shared by all labels (pooled);
     - ``n_iter_`` and ``converged_``.
 
     ``gold`` is an int array of shape (n_items, n_classes): 1 present, 0 absent, -1 unknown
@@ -65,6 +67,7 @@ class SetAggregator:
     probas_: FloatArray
     answered_: npt.NDArray[np.bool_]
     skills_: FloatArray
+    confusions_: FloatArray | None
     n_iter_: int
     converged_: bool
 
@@ -93,9 +96,11 @@ class SetAggregator:
             model = self.base(**self.base_params).fit(answers.stacked(), known.ravel())
             probas[:] = model.probas_[:, 1].reshape(n, k)
             skills = np.asarray(model.skills_, dtype=np.float64)
+            confusions = getattr(model, "confusions_", None)
             n_iter, converged = int(model.n_iter_), bool(model.converged_)
         else:
             per_label_skill = np.full((k, answers.n_labelers), np.nan)
+            confusions = None
             n_iter, converged = 0, True
             for c in range(k):  # one binary fit per label
                 model = self.base(**self.base_params).fit(answers.per_label(c), known[:, c])
@@ -115,6 +120,7 @@ class SetAggregator:
         self.probas_ = probas
         self.labels_ = probas > 0.5
         self.skills_ = skills
+        self.confusions_ = confusions
         self.n_iter_ = n_iter
         self.converged_ = converged
         return self

@@ -22,7 +22,6 @@ from labelloop.core.aggregate.reliability import score_reliability
 from labelloop.core.answers import ABSTAIN, Answers
 from labelloop.core.provenance import canonical_json, content_hash
 from labelloop.errors import InvalidInput
-from labelloop.schema import MultiLabelSchema
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
@@ -100,18 +99,25 @@ def adjudicate(
     clamp_gold: bool = False,
 ) -> AdjudicationReport:
     """Fit ``method`` on the project's answers and record adjudication events."""
-    aggregator = make_aggregator(method, **(params or {}))
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
         found = current_schema(conn, project)
         if found is None:
             raise InvalidInput(f"project {project.name!r} has no answers to aggregate yet")
         version_id, schema = found
-        if isinstance(schema, MultiLabelSchema):
-            raise InvalidInput(
-                f"schema {schema.version} is multi_label; aggregation supports single_label "
-                "answers (multi-label truth inference is not implemented yet)"
+        if schema.kernels.label_is_list:  # the task type keeps sets: per-label inference
+            from labelloop.service.adjudicate.multilabel import adjudicate_sets
+
+            return adjudicate_sets(
+                conn,
+                project,
+                version_id,
+                schema,
+                method=method,
+                params=params,
+                clamp_gold=clamp_gold,
             )
+        aggregator = make_aggregator(method, **(params or {}))
         space = schema.label_space
         ev = t.events
         rows = conn.execute(
