@@ -47,10 +47,14 @@ def agreement_project(
         raise InvalidInput(f"labeler kind {bad[0]!r}; expected one of {list(t.LABELER_KINDS)}")
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
-        _, schema = require_schema(
-            conn, project, needed_for="agreement on the project's answers", single_label=True
-        )
+        _, schema = require_schema(conn, project, needed_for="agreement on the project's answers")
         rows = listing.answer_rows(conn, project, kinds=wanted)
+    if schema.kernels.label_is_list:  # the task type keeps sets: set distance, kappa per label
+        from labelloop.service.adjudicate.agreement_sets import agreement_sets_of
+
+        about: dict[str, Any] = {"project": project.name, "schema_version": schema.version}
+        about["kinds"] = list(wanted) if wanted else None
+        return agreement_sets_of(rows, schema, about, labeler_id, **options)
     space = schema.label_space
     kept = [r for r in rows if isinstance(r.label, str) and r.label in space]
     if not kept:
