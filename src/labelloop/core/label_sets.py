@@ -226,3 +226,50 @@ def distinct_sets(present: BoolArray) -> tuple[BoolArray, IntArray]:
         return present.copy(), np.zeros(0, dtype=np.int64)
     sets, code = np.unique(present, axis=0, return_inverse=True)
     return sets, np.asarray(code, dtype=np.int64).reshape(-1)
+
+
+SET_UNCERTAINTY: tuple[str, ...] = ("least_confidence", "margin", "entropy")
+
+
+def score_set_uncertainty(probas: npt.ArrayLike, *, method: str = "entropy") -> FloatArray:
+    """Uncertainty of predicted label sets from per-label probabilities (labels independent).
+
+    - ``least_confidence``: ``1 - prod_k max(p_k, 1 - p_k)``, one minus the probability of
+      the most likely set;
+    - ``margin``: ``1 - min_k |2 p_k - 1|``, how close the least certain label is to 0.5;
+    - ``entropy``: ``sum_k H(p_k)`` in nats, the entropy of the set distribution.
+
+    Parameters
+    ----------
+    probas : array of float, shape (n, n_classes)
+        P(label present) per item and label.
+    method : {"least_confidence", "margin", "entropy"}
+
+    Returns
+    -------
+    scores : array of float, shape (n,)
+        Higher is more uncertain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1], [0.5, 0.99]])
+    >>> np.round(score_set_uncertainty(p, method="least_confidence"), 3).tolist()
+    [0.19, 0.505]
+    >>> np.round(score_set_uncertainty(p, method="margin"), 2).tolist()
+    [0.2, 1.0]
+    """
+    p = np.clip(np.asarray(probas, dtype=np.float64), 0.0, 1.0)
+    if p.ndim != 2:
+        raise InvalidInput(f"probas must have shape (n, n_classes), got {p.shape}")
+    if method == "least_confidence":
+        return np.asarray(1.0 - np.prod(np.maximum(p, 1.0 - p), axis=1), dtype=np.float64)
+    if method == "margin":
+        if p.shape[1] == 0:
+            return np.zeros(p.shape[0], dtype=np.float64)
+        return np.asarray(1.0 - np.abs(2.0 * p - 1.0).min(axis=1), dtype=np.float64)
+    if method == "entropy":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = -(p * np.log(p) + (1.0 - p) * np.log(1.0 - p))
+        return np.asarray(np.nan_to_num(h).sum(axis=1), dtype=np.float64)
+    raise InvalidInput(f"method must be one of {list(SET_UNCERTAINTY)}, got {method!r}")

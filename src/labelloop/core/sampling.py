@@ -516,6 +516,7 @@ def select_batch(
     predicted: npt.ArrayLike | None = None,
     exclude: npt.ArrayLike | None = None,
     random_state: RandomState = None,
+    uncertainty_scores: npt.ArrayLike | None = None,
     **options: Any,
 ) -> Selection:
     """Choose up to ``budget`` pool items to label next.
@@ -545,6 +546,10 @@ def select_batch(
         initial centers for k-center).
     random_state : int or Generator, optional
         Seed for random picks and tie-breaks; the same seed gives the same selection.
+    uncertainty_scores : array-like of float, shape (n_pool,), optional
+        Uncertainty computed by the caller for a task type whose predictions are not one
+        class distribution (e.g. :func:`~labelloop.core.label_sets.score_set_uncertainty`);
+        the uncertainty strategies rank by it instead of scoring ``probas``.
     **options
         ``density`` (beta >= 0, default 0; needs embeddings) for the uncertainty strategies
         and hybrid: scores times :func:`score_density` ** beta (information density);
@@ -656,6 +661,14 @@ def select_batch(
         return scores * score_density(vec.all()) ** beta, f"{name} x density^{beta:g}"
 
     if strategy in _SCORERS:
+        if uncertainty_scores is not None:
+            given = np.asarray(uncertainty_scores, dtype=np.float64)
+            if given.shape != (n_pool,):
+                raise InvalidInput(
+                    f"uncertainty_scores must have shape ({n_pool},); got {given.shape}"
+                )
+            ranked, label = weighted(strategy, given)
+            return _top(ranked, available, budget, rng, label, label)
         if p is None:
             return cold_start()
         scores, label = weighted(strategy, _SCORERS[strategy](p))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from labelloop.core.aggregate import make_aggregator
+from labelloop.core.aggregate import AGGREGATORS, make_aggregator
 from labelloop.core.aggregate.reliability import score_reliability
 from labelloop.core.answers import ABSTAIN, Answers
 from labelloop.core.provenance import canonical_json, content_hash
@@ -99,6 +99,10 @@ def adjudicate(
     clamp_gold: bool = False,
 ) -> AdjudicationReport:
     """Fit ``method`` on the project's answers and record adjudication events."""
+    from labelloop.service.adjudicate.multilabel import adjudicate_sets, is_set_method
+
+    # a method of another task type's registry is checked against the project's schema below
+    aggregator = None if is_set_method(method) else make_aggregator(method, **(params or {}))
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
         found = current_schema(conn, project)
@@ -106,8 +110,6 @@ def adjudicate(
             raise InvalidInput(f"project {project.name!r} has no answers to aggregate yet")
         version_id, schema = found
         if schema.kernels.label_is_list:  # the task type keeps sets: per-label inference
-            from labelloop.service.adjudicate.multilabel import adjudicate_sets
-
             return adjudicate_sets(
                 conn,
                 project,
@@ -117,7 +119,11 @@ def adjudicate(
                 params=params,
                 clamp_gold=clamp_gold,
             )
-        aggregator = make_aggregator(method, **(params or {}))
+        if aggregator is None:
+            raise InvalidInput(
+                f"aggregator {method!r} infers label sets; schema {schema.version} is "
+                f"{schema.task} (expected one of: {', '.join(sorted(AGGREGATORS))})"
+            )
         space = schema.label_space
         ev = t.events
         rows = conn.execute(

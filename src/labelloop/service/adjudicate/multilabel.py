@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from labelloop.core.aggregate import resolve_name
+from labelloop.core.aggregate.multilabel import SET_AGGREGATORS
 from labelloop.core.aggregate.reliability import score_reliability
 from labelloop.core.answers import ABSTAIN, FloatArray
 from labelloop.core.label_sets import SetAnswers
 from labelloop.core.provenance import content_hash
-from labelloop.errors import InvalidInput
+from labelloop.errors import InvalidInput, NotFound
 from labelloop.schema import Schema
 from labelloop.service.adjudicate.adjudicate import (
     CONFIDENCE_DIGITS,
@@ -32,6 +33,15 @@ from labelloop.service.adjudicate.adjudicate import (
 )
 from labelloop.store import labels_multi, repo
 from labelloop.store.engine import Connection
+
+
+def is_set_method(method: str) -> bool:
+    """Whether ``method`` names a multi-label aggregator (versioned or bare name)."""
+    try:
+        resolve_name(method, SET_AGGREGATORS)
+    except NotFound:
+        return False
+    return True
 
 
 def set_confidence(probas: FloatArray) -> FloatArray:

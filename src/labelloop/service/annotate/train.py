@@ -27,7 +27,6 @@ from sqlalchemy import select
 from labelloop.core.identity import STUB_DATA
 from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
-from labelloop.schema import MultiLabelSchema
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import listing, repo
 from labelloop.store import tables as t
@@ -160,9 +159,26 @@ def train_model(
                 "adjudicate before training"
             )
         version_id, schema = found
-        if isinstance(schema, MultiLabelSchema):
-            raise InvalidInput(
-                f"schema {schema.version} is multi_label; training supports single_label projects"
+        if schema.kernels.training_target == "multi_hot":  # label sets: one-vs-rest
+            from labelloop.service.annotate.train_sets import train_sets
+
+            if features != "tfidf":
+                raise InvalidInput(
+                    f"features {features!r}: schema {schema.version} is {schema.task}, whose "
+                    "model labeler reads TF-IDF features (drop --features)"
+                )
+            return train_sets(
+                conn,
+                project,
+                version_id,
+                schema,
+                estimator=estimator,
+                name=named.get("name"),
+                text_field=text_field,
+                folds=folds,
+                random_state=random_state,
+                models_dir=models_dir,
+                start=start,
             )
         labels, gold_ids = current_labels(conn, project)
         it = t.items
