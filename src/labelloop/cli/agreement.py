@@ -122,14 +122,18 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
+def _banded(band: str | None) -> Any:
+    from rich.text import Text
+
+    return Text(band or "-", style=_BAND_STYLE.get(band or "", ""))
+
+
 def _print_human(summary: dict[str, Any], gap: SchemaGapReport | None, table: AnswerTable) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    def banded(band: str | None) -> Text:
-        return Text(band or "-", style=_BAND_STYLE.get(band or "", ""))
-
+    banded = _banded
     console = Console(highlight=False)
     pct = f"{summary['confidence']:.0%}"
     head = Table(
@@ -207,9 +211,7 @@ def _print_sets(summary: dict[str, Any]) -> None:
     def ci(rec: dict[str, Any]) -> str:
         return "-" if rec["ci_low"] is None else f"[{_fmt(rec['ci_low'])}, {_fmt(rec['ci_high'])}]"
 
-    def banded(band: str | None) -> Text:
-        return Text(band or "-", style=_BAND_STYLE.get(band or "", ""))
-
+    banded = _banded
     console = Console(highlight=False)
     pct = f"{summary['confidence']:.0%}"
     head = Table(

@@ -118,7 +118,7 @@ def krippendorff_alpha_sets(
 
 
 @dataclass(frozen=True)
-class LabelAgreement:
+class PresenceAgreement:
     """Agreement on one label's present/absent answers.
 
     Attributes
@@ -143,7 +143,7 @@ def agreement_per_label_sets(
     n_boot: int = 1000,
     confidence: float = 0.95,
     random_state: RandomState = None,
-) -> list[LabelAgreement]:
+) -> list[PresenceAgreement]:
     """Fleiss' kappa and mean pairwise Cohen's kappa of each label's present/absent answers.
 
     Parameters
@@ -155,7 +155,7 @@ def agreement_per_label_sets(
 
     Returns
     -------
-    list of LabelAgreement, one per label in code order.
+    list of PresenceAgreement, one per label in code order.
 
     Examples
     --------
@@ -176,7 +176,7 @@ def agreement_per_label_sets(
         binary = answers.per_label(k)
         share = answers.present[pairable, k]
         out.append(
-            LabelAgreement(
+            PresenceAgreement(
                 label=k,
                 prevalence=float(share.mean()) if share.size else float("nan"),
                 fleiss_kappa=fleiss_kappa(

@@ -18,6 +18,7 @@ from labelloop.core.label_sets import SetAnswers, distinct_sets
 from labelloop.errors import InvalidInput
 from labelloop.formats.answers import AnswerTable
 from labelloop.schema import Schema
+from labelloop.service.adjudicate.agreement import row_codes
 from labelloop.service.adjudicate.agreement_files import _check_options, _num, _record
 from labelloop.store.listing import AnswerRow
 
@@ -26,7 +27,6 @@ def agreement_sets_of(
     rows: list[AnswerRow],
     schema: Schema,
     head: dict[str, Any],
-    labeler_id: Any,
     *,
     n_boot: int = 1000,
     seed: int = 0,
@@ -60,21 +60,8 @@ def agreement_sets_of(
             f"project {head['project']!r} has no answers that are lists of labels of schema "
             f"{schema.version} {list(schema.label_space.labels)} (saw {len(rows):,} answers)"
         )
-    item_ids = sorted({r.item for r in kept})
-    labeler_ids = sorted({labeler_id(r.kind, r.name, r.version) for r in kept})
-    item_code = {k: i for i, k in enumerate(item_ids)}
-    labeler_code = {k: i for i, k in enumerate(labeler_ids)}
-    raw = SetAnswers(
-        np.fromiter((item_code[r.item] for r in kept), dtype=np.int64, count=len(kept)),
-        np.fromiter(
-            (labeler_code[labeler_id(r.kind, r.name, r.version)] for r in kept),
-            dtype=np.int64,
-            count=len(kept),
-        ),
-        present[fit],
-        len(item_ids),
-        len(labeler_ids),
-    )
+    item_ids, labeler_ids, item_code, labeler_code = row_codes(kept)
+    raw = SetAnswers(item_code, labeler_code, present[fit], len(item_ids), len(labeler_ids))
     ans = raw.deduplicate(keep="last" if keep == "last" else "first")
     per_item = np.bincount(ans.item, minlength=ans.n_items)
     single = np.flatnonzero(per_item == 1)

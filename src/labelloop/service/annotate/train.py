@@ -85,6 +85,29 @@ def current_labels(conn: Any, project: repo.Project) -> tuple[dict[int, str], se
     return labels, gold_ids
 
 
+def record_predictions(
+    conn: Any,
+    project: repo.Project,
+    drafts: list[repo.EventDraft],
+    labeler: Any,
+    models_dir: Path | None,
+) -> tuple[int, str | None]:
+    """Append a trained model's answer events (in chunks) and save the model to
+    ``models_dir/<version>.joblib`` when a folder is given; (events added, file or None)."""
+    added = 0
+    for chunk in range(0, len(drafts), 10_000):
+        added += repo.append_events(conn, project.name, drafts[chunk : chunk + 10_000])
+    if models_dir is None:
+        return added, None
+    import joblib
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    target = models_dir / f"{labeler.version}.joblib"
+    with atomic_path(target) as tmp:
+        joblib.dump(labeler, tmp)
+    return added, str(target)
+
+
 def _fold_ids(labels: list[str], folds: int, random_state: int) -> np.ndarray:
     """Fold number per training example (stratified where every class has enough examples)."""
     from sklearn.model_selection import KFold, StratifiedKFold
@@ -259,18 +282,7 @@ def train_model(
                     },
                 )
             )
-        added = 0
-        for chunk in range(0, len(drafts), 10_000):
-            added += repo.append_events(conn, project.name, drafts[chunk : chunk + 10_000])
-        model_file = None
-        if models_dir is not None:
-            import joblib
-
-            models_dir.mkdir(parents=True, exist_ok=True)
-            target = models_dir / f"{labeler.version}.joblib"
-            with atomic_path(target) as tmp:
-                joblib.dump(labeler, tmp)
-            model_file = str(target)
+        added, model_file = record_predictions(conn, project, drafts, labeler, models_dir)
     return TrainReport(
         project=project.name,
         labeler=f"{name}@{labeler.version}",

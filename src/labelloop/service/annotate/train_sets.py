@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 
 from labelloop.errors import InvalidInput
-from labelloop.formats.files import atomic_path
 from labelloop.labelers.sklearn_sets import SetSklearnLabeler
 from labelloop.schema import Schema
-from labelloop.service.annotate.train import PROBA_DIGITS, TrainReport
+from labelloop.service.annotate.train import PROBA_DIGITS, TrainReport, record_predictions
 from labelloop.store import labels_multi, listing, repo
 from labelloop.store.engine import Connection
 
@@ -127,18 +126,7 @@ def train_sets(
         )
         for i, item_id in enumerate(item_ids)
     ]
-    added = 0
-    for chunk in range(0, len(drafts), 10_000):
-        added += repo.append_events(conn, project.name, drafts[chunk : chunk + 10_000])
-    model_file = None
-    if models_dir is not None:
-        import joblib
-
-        models_dir.mkdir(parents=True, exist_ok=True)
-        target = models_dir / f"{labeler.version}.joblib"
-        with atomic_path(target) as tmp:
-            joblib.dump(labeler, tmp)
-        model_file = str(target)
+    added, model_file = record_predictions(conn, project, drafts, labeler, models_dir)
     return TrainReport(
         project=project.name,
         labeler=f"{labeler.name}@{labeler.version}",
