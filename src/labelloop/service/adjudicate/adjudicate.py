@@ -90,6 +90,22 @@ class AdjudicationReport:
         return asdict(self)
 
 
+def adjudication_draft(
+    item_id: int, label: Any, version_id: int, run: str, payload: dict[str, Any]
+) -> repo.EventDraft:
+    """The adjudication event of one item in one run (idempotent per run and item)."""
+    return repo.EventDraft(
+        type="adjudication",
+        item_id=item_id,
+        labeler_id=None,
+        label=label,
+        schema_version_id=version_id,
+        source="aggregate",
+        idempotency_key=f"adjudication:{run}:{item_id}",
+        payload=payload,
+    )
+
+
 def adjudicate(
     store: Store,
     project_name: str | None,
@@ -207,15 +223,12 @@ def adjudicate(
             if old is None or old[0] != label_text:
                 changed += 1
             drafts.append(
-                repo.EventDraft(
-                    type="adjudication",
-                    item_id=item_id,
-                    labeler_id=None,
-                    label=label,
-                    schema_version_id=version_id,
-                    source="aggregate",
-                    idempotency_key=f"adjudication:{run}:{item_id}",
-                    payload={
+                adjudication_draft(
+                    item_id,
+                    label,
+                    version_id,
+                    run,
+                    {
                         "method": aggregator.name,
                         "params": settings,
                         "confidence": conf,

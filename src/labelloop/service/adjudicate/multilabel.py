@@ -30,6 +30,7 @@ from labelloop.service.adjudicate.adjudicate import (
     LabelerSkill,
     _kind_summaries,
     _rounded,
+    adjudication_draft,
 )
 from labelloop.store import labels_multi, repo
 from labelloop.store.engine import Connection
@@ -120,20 +121,17 @@ def adjudicate_sets(
         if old is None or old[0] != label:
             changed += 1
         drafts.append(
-            repo.EventDraft(
-                type="adjudication",
-                item_id=item_id,
-                labeler_id=None,
-                label=label,
-                schema_version_id=version_id,
-                source="aggregate",
-                idempotency_key=f"adjudication:{run}:{item_id}",
-                payload={
+            adjudication_draft(
+                item_id,
+                label,
+                version_id,
+                run,
+                {
                     "method": aggregator.name,
                     "params": settings,
                     "confidence": conf,
                     "probabilities": {
-                        label_name: float(probas[k, c]) for c, label_name in enumerate(space.labels)
+                        name: float(probas[k, c]) for c, name in enumerate(space.labels)
                     },
                     "answers": int(per_item[k]),
                     "clamp_gold": clamp_gold,
