@@ -99,6 +99,7 @@ def test_multi_label_loop_on_real_items(store, cli, news):
     truth, simulated = news
     report = adjudicate(store, None)
     assert report.method == "multi_label_pooled_ds.v1" and report.items == 80
+    assert json.loads(cli("status", "--json").out)["schema"]["task"] == "multi_label"
     shown = json.loads(cli("items", "list", "--json", "--limit", "200").out)["items"]
     labels = {x["key"]: x["label"] for x in shown}
     assert all(isinstance(v, list) for v in labels.values())
