@@ -81,18 +81,17 @@ def test_shared_modules_stay_below_the_layers() -> None:
     """errors/settings/schema may use core but never store, service, cli or web."""
     bad = []
     for name in ("errors", "settings", "schema", "registry"):
-        path = SRC / f"{name}.py"
-        if not path.exists():
-            continue
-        for mod, line in _imports(path):
-            parts = mod.split(".")
-            if (
-                parts[0] == "labelloop"
-                and len(parts) > 1
-                and parts[1] in ALLOWED
-                and parts[1] != "core"
-            ):
-                bad.append(f"{name}.py:{line} imports {mod}")
+        paths = [SRC / f"{name}.py", *sorted((SRC / name).rglob("*.py"))]
+        for path in (p for p in paths if p.is_file()):
+            for mod, line in _imports(path):
+                parts = mod.split(".")
+                if (
+                    parts[0] == "labelloop"
+                    and len(parts) > 1
+                    and parts[1] in ALLOWED
+                    and parts[1] != "core"
+                ):
+                    bad.append(f"{path.relative_to(SRC)}:{line} imports {mod}")
     assert not bad, bad
 
 

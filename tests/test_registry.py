@@ -315,7 +315,7 @@ def test_plugins_command_lists_every_kind(cli, monkeypatch: pytest.MonkeyPatch) 
     lines = text.out.splitlines()
     assert all(len(line) <= 80 for line in lines)
     kinds = {line.split()[0] for line in lines}
-    assert kinds == {"aggregator", "sampler", "labeler"}  # no exporter is built in yet
+    assert kinds == {"aggregator", "set_aggregator", "sampler", "labeler"}  # no exporter yet
     assert any(line.split()[1] == "auto.v1" for line in lines)  # an older version: no mark
     assert any(line.split()[1] == "auto.v2*" for line in lines)
     out = json.loads(cli("plugins", "sampler", "--json").out)

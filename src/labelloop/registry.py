@@ -67,6 +67,11 @@ BUILTINS: dict[str, dict[str, str]] = {
         "auto.v2": "labelloop.core.aggregate.selection:AutoAggregator",
         "label_model.v1": "labelloop.core.label_model:LabelModel",
     },
+    "set_aggregator": {
+        "multi_label_mv.v1": "labelloop.core.aggregate.multilabel:PerLabelMajorityVote",
+        "multi_label_ds.v1": "labelloop.core.aggregate.multilabel:PerLabelDawidSkene",
+        "multi_label_pooled_ds.v1": "labelloop.core.aggregate.multilabel:PooledDawidSkene",
+    },
     "sampler": {
         "random.v1": "labelloop.core.sampling:select_random",
         "least_confidence.v1": "labelloop.core.sampling:select_least_confidence",
@@ -413,6 +418,14 @@ aggregators = Registry(
 )
 """Truth inference: :class:`labelloop.core.aggregate.Aggregator` subclasses."""
 
+set_aggregators = Registry(
+    "set_aggregator",
+    noun="multi-label aggregator",
+    group="labelloop.set_aggregators",
+    builtins=BUILTINS["set_aggregator"],
+)
+"""Truth inference on label sets (multi-label): ``SetAggregator`` subclasses."""
+
 samplers = Registry(
     "sampler", noun="sampling strategy", group="labelloop.samplers", builtins=BUILTINS["sampler"]
 )
@@ -429,7 +442,9 @@ exporters = Registry(
 )
 """Dataset exporters (the release stage adds the built-ins)."""
 
-REGISTRIES: dict[str, Registry] = {r.kind: r for r in (aggregators, samplers, labelers, exporters)}
+REGISTRIES: dict[str, Registry] = {
+    r.kind: r for r in (aggregators, set_aggregators, samplers, labelers, exporters)
+}
 """Every registry, by kind."""
 
 
@@ -451,5 +466,6 @@ __all__ = [
     "labelers",
     "registry",
     "samplers",
+    "set_aggregators",
     "split_name",
 ]

@@ -18,7 +18,8 @@ without a file of the workspace project's answers (its labelers as workers, --ki
 
 Reports percent agreement, mean pairwise Cohen's kappa, Fleiss' kappa and Krippendorff's
 alpha (--level nominal|ordinal|interval), each with a bootstrap percentile interval over
-tasks, and one-vs-rest alpha per label. Bands: > 0.8 excellent, 0.6-0.8 good, 0.4-0.6
+tasks, and one-vs-rest alpha per label. A multi-label project reports Krippendorff's alpha
+with the MASI set distance, exact-set agreement, and Fleiss' and Cohen's kappa per label. Bands: > 0.8 excellent, 0.6-0.8 good, 0.4-0.6
 workable, < 0.4 the schema is broken. Repeated answers of one worker on one task count once
 (the LAST in file order, the latest in a project; or --keep first). Tasks with a single
 answer cannot show agreement: they are excluded and reported. --report adds the schema gap
@@ -111,6 +112,9 @@ def agreement(
 
         typer.echo(json.dumps(summary, allow_nan=False))
         return
+    if summary.get("task") == "multi_label":
+        _print_sets(summary)
+        return
     _print_human(summary, gap, table)
 
 
@@ -118,14 +122,18 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
+def _banded(band: str | None) -> Any:
+    from rich.text import Text
+
+    return Text(band or "-", style=_BAND_STYLE.get(band or "", ""))
+
+
 def _print_human(summary: dict[str, Any], gap: SchemaGapReport | None, table: AnswerTable) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    def banded(band: str | None) -> Text:
-        return Text(band or "-", style=_BAND_STYLE.get(band or "", ""))
-
+    banded = _banded
     console = Console(highlight=False)
     pct = f"{summary['confidence']:.0%}"
     head = Table(
@@ -192,3 +200,49 @@ def _print_human(summary: dict[str, Any], gap: SchemaGapReport | None, table: An
     if gap is not None:
         typer.echo("")
         typer.echo(gap.to_text(item_ids=table.item_ids, labeler_ids=table.labeler_ids))
+
+
+def _print_sets(summary: dict[str, Any]) -> None:
+    """Multi-label agreement: alpha (MASI), exact-set agreement, kappa per label."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    def ci(rec: dict[str, Any]) -> str:
+        return "-" if rec["ci_low"] is None else f"[{_fmt(rec['ci_low'])}, {_fmt(rec['ci_high'])}]"
+
+    banded = _banded
+    console = Console(highlight=False)
+    pct = f"{summary['confidence']:.0%}"
+    head = Table(
+        title=(
+            f"Agreement on label sets: {summary['n_items']} items with >= 2 answers, "
+            f"{summary['n_workers']} labelers, {summary['n_answers_used']} answers"
+        ),
+        title_justify="left",
+    )
+    for column in ("metric", "value", f"{pct} CI", "band"):
+        head.add_column(column, justify="left" if column in ("metric", "band") else "right")
+    for title, key in (
+        ("exact-set agreement", "exact_set_agreement"),
+        ("Krippendorff's alpha (MASI distance)", "krippendorff_alpha"),
+    ):
+        rec = summary[key]
+        head.add_row(Text(title), Text(_fmt(rec["value"])), Text(ci(rec)), banded(rec["band"]))
+    console.print(head)
+    per = Table(title="Per label (present / absent)", title_justify="left")
+    for column in ("label", "share given", "Fleiss' kappa", f"{pct} CI", "Cohen's kappa (mean)"):
+        per.add_column(column, justify="left" if column == "label" else "right")
+    per.add_column("band")
+    for rec in summary["per_label"]:
+        fleiss, cohen = rec["fleiss_kappa"], rec["cohen_kappa_mean"]
+        per.add_row(
+            Text(rec["label"]),
+            Text(_fmt(rec["prevalence"])),
+            Text(_fmt(fleiss["value"])),
+            Text(ci(fleiss)),
+            Text(_fmt(cohen["value"])),
+            banded(fleiss["band"]),
+        )
+    console.print(per)
+    typer.echo("bands: > 0.8 excellent, 0.6-0.8 good, 0.4-0.6 workable, < 0.4 the schema is broken")

@@ -508,6 +508,7 @@ def select_batch(
     predicted: npt.ArrayLike | None = None,
     exclude: npt.ArrayLike | None = None,
     random_state: RandomState = None,
+    uncertainty_scores: npt.ArrayLike | None = None,
     **options: Any,
 ) -> Selection:
     """Choose up to ``budget`` pool items to label next.
@@ -538,6 +539,10 @@ def select_batch(
         initial centers for k-center).
     random_state : int or Generator, optional
         Seed for random picks and tie-breaks; the same seed gives the same selection.
+    uncertainty_scores : array-like of float, shape (n_pool,), optional
+        Uncertainty computed by the caller for a task type whose predictions are not one
+        class distribution (e.g. :func:`~labelloop.core.label_sets.score_set_uncertainty`);
+        the uncertainty strategies rank by it instead of scoring ``probas``.
     **options
         ``density`` (beta >= 0, default 0; needs embeddings) for the uncertainty strategies
         and hybrid: scores times :func:`score_density` ** beta (information density);
@@ -603,6 +608,11 @@ def select_batch(
             raise InvalidInput(f"predicted must have shape ({n_pool},); got shape {pred.shape}")
         if (pred < 0).any():
             raise InvalidInput("predicted class codes must be >= 0")
+    given = None
+    if uncertainty_scores is not None:
+        given = np.asarray(uncertainty_scores, dtype=np.float64)
+        if given.shape != (n_pool,):
+            raise InvalidInput(f"uncertainty_scores must have shape ({n_pool},); got {given.shape}")
     pool = Pool(
         n_pool=n_pool,
         available=np.flatnonzero(~excl).astype(np.int64),
@@ -612,6 +622,7 @@ def select_batch(
         predicted=pred,
         vectors=None if embeddings is None else Vectors(embeddings, n_pool),
         rng=_rng(random_state),
+        uncertainty=given,
     )
     budget = min(budget, pool.available.shape[0])
     if budget == 0:
@@ -649,6 +660,9 @@ class Pool:
         Item embeddings: ``vectors.all()`` (n_pool, d) or ``vectors.rows(idx)``.
     rng : numpy.random.Generator
         The only source of randomness (seeded by ``random_state``).
+    uncertainty : FloatArray, shape (n_pool,), or None
+        Uncertainty scored by the caller (task types whose predictions are not one class
+        distribution); the uncertainty strategies rank by it instead of ``probas``.
     """
 
     n_pool: int
@@ -659,6 +673,7 @@ class Pool:
     predicted: IntArray | None
     vectors: Vectors | None
     rng: np.random.Generator
+    uncertainty: FloatArray | None = None
 
     def kcenter(self, budget: int, why: str) -> Selection:
         """k-center greedy on the embeddings: each pick farthest from everything labeled or
@@ -706,6 +721,9 @@ def select_diversity(pool: Pool, budget: int, /) -> Selection:
 
 def _select_uncertain(pool: Pool, budget: int, name: str, density: float) -> Selection:
     _check_density(pool, density)
+    if pool.uncertainty is not None:
+        ranked, label = pool.weighted(name, pool.uncertainty, density)
+        return _top(ranked, pool.available, budget, pool.rng, label, label)
     if pool.probas is None:
         return pool.cold_start(budget)
     scores, label = pool.weighted(name, _SCORERS[name](pool.probas), density)

@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from labelloop.core.aggregate import make_aggregator
+from labelloop.core.aggregate import AGGREGATORS, make_aggregator
 from labelloop.core.aggregate.reliability import score_reliability
 from labelloop.core.answers import ABSTAIN, Answers
 from labelloop.core.provenance import canonical_json, content_hash
 from labelloop.errors import InvalidInput
-from labelloop.schema import MultiLabelSchema
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
@@ -91,6 +90,22 @@ class AdjudicationReport:
         return asdict(self)
 
 
+def adjudication_draft(
+    item_id: int, label: Any, version_id: int, run: str, payload: dict[str, Any]
+) -> repo.EventDraft:
+    """The adjudication event of one item in one run (idempotent per run and item)."""
+    return repo.EventDraft(
+        type="adjudication",
+        item_id=item_id,
+        labeler_id=None,
+        label=label,
+        schema_version_id=version_id,
+        source="aggregate",
+        idempotency_key=f"adjudication:{run}:{item_id}",
+        payload=payload,
+    )
+
+
 def adjudicate(
     store: Store,
     project_name: str | None,
@@ -100,17 +115,30 @@ def adjudicate(
     clamp_gold: bool = False,
 ) -> AdjudicationReport:
     """Fit ``method`` on the project's answers and record adjudication events."""
-    aggregator = make_aggregator(method, **(params or {}))
+    from labelloop.service.adjudicate.multilabel import adjudicate_sets, is_set_method
+
+    # a method of another task type's registry is checked against the project's schema below
+    aggregator = None if is_set_method(method) else make_aggregator(method, **(params or {}))
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
         found = current_schema(conn, project)
         if found is None:
             raise InvalidInput(f"project {project.name!r} has no answers to aggregate yet")
         version_id, schema = found
-        if isinstance(schema, MultiLabelSchema):
+        if schema.kernels.label_is_list:  # the task type keeps sets: per-label inference
+            return adjudicate_sets(
+                conn,
+                project,
+                version_id,
+                schema,
+                method=method,
+                params=params,
+                clamp_gold=clamp_gold,
+            )
+        if aggregator is None:
             raise InvalidInput(
-                f"schema {schema.version} is multi_label; aggregation supports single_label "
-                "answers (multi-label truth inference is not implemented yet)"
+                f"aggregator {method!r} infers label sets; schema {schema.version} is "
+                f"{schema.task} (expected one of: {', '.join(sorted(AGGREGATORS))})"
             )
         space = schema.label_space
         ev = t.events
@@ -195,15 +223,12 @@ def adjudicate(
             if old is None or old[0] != label_text:
                 changed += 1
             drafts.append(
-                repo.EventDraft(
-                    type="adjudication",
-                    item_id=item_id,
-                    labeler_id=None,
-                    label=label,
-                    schema_version_id=version_id,
-                    source="aggregate",
-                    idempotency_key=f"adjudication:{run}:{item_id}",
-                    payload={
+                adjudication_draft(
+                    item_id,
+                    label,
+                    version_id,
+                    run,
+                    {
                         "method": aggregator.name,
                         "params": settings,
                         "confidence": conf,

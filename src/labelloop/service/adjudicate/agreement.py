@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.core.answers import Answers
+from labelloop.core.answers import Answers, IntArray
 from labelloop.core.disagreement import SchemaGapReport
 from labelloop.errors import InvalidInput
 from labelloop.formats.answers import AnswerTable
@@ -26,6 +26,24 @@ from labelloop.store.engine import Store
 def labeler_id(kind: str, name: str, version: str) -> str:
     """How a labeler is named in the report: ``kind:name``, with ``@version`` unless 1."""
     return f"{kind}:{name}" if version == "1" else f"{kind}:{name}@{version}"
+
+
+def row_codes(
+    rows: Sequence[listing.AnswerRow],
+) -> tuple[list[str], list[str], IntArray, IntArray]:
+    """Sorted item keys and labeler ids (:func:`labeler_id`) of answer rows, and each row's
+    item code and labeler code (positions in those lists)."""
+    item_ids = sorted({r.item for r in rows})
+    labeler_ids = sorted({labeler_id(r.kind, r.name, r.version) for r in rows})
+    item_code = {k: i for i, k in enumerate(item_ids)}
+    labeler_code = {k: i for i, k in enumerate(labeler_ids)}
+    items = np.fromiter((item_code[r.item] for r in rows), dtype=np.int64, count=len(rows))
+    labelers = np.fromiter(
+        (labeler_code[labeler_id(r.kind, r.name, r.version)] for r in rows),
+        dtype=np.int64,
+        count=len(rows),
+    )
+    return item_ids, labeler_ids, items, labelers
 
 
 def agreement_project(
@@ -47,10 +65,14 @@ def agreement_project(
         raise InvalidInput(f"labeler kind {bad[0]!r}; expected one of {list(t.LABELER_KINDS)}")
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
-        _, schema = require_schema(
-            conn, project, needed_for="agreement on the project's answers", single_label=True
-        )
+        _, schema = require_schema(conn, project, needed_for="agreement on the project's answers")
         rows = listing.answer_rows(conn, project, kinds=wanted)
+    if schema.kernels.label_is_list:  # the task type keeps sets: set distance, kappa per label
+        from labelloop.service.adjudicate.agreement_sets import agreement_sets_of
+
+        about: dict[str, Any] = {"project": project.name, "schema_version": schema.version}
+        about["kinds"] = list(wanted) if wanted else None
+        return agreement_sets_of(rows, schema, about, **options)
     space = schema.label_space
     kept = [r for r in rows if isinstance(r.label, str) and r.label in space]
     if not kept:
@@ -59,17 +81,10 @@ def agreement_project(
             f"project {project.name!r} has no answers{of} with a label of schema "
             f"{schema.version} {list(space.labels)} (saw {len(rows):,} answers in all)"
         )
-    item_ids = sorted({r.item for r in kept})
-    labeler_ids = sorted({labeler_id(r.kind, r.name, r.version) for r in kept})
-    item_code = {k: i for i, k in enumerate(item_ids)}
-    labeler_code = {k: i for i, k in enumerate(labeler_ids)}
+    item_ids, labeler_ids, item_code, labeler_code = row_codes(kept)
     answers = Answers(
-        np.fromiter((item_code[r.item] for r in kept), dtype=np.int64, count=len(kept)),
-        np.fromiter(
-            (labeler_code[labeler_id(r.kind, r.name, r.version)] for r in kept),
-            dtype=np.int64,
-            count=len(kept),
-        ),
+        item_code,
+        labeler_code,
         np.fromiter((space.code(r.label) for r in kept), dtype=np.int64, count=len(kept)),
         len(item_ids),
         len(labeler_ids),

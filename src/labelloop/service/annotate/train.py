@@ -28,7 +28,6 @@ from labelloop import registry
 from labelloop.core.identity import STUB_DATA
 from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
-from labelloop.schema import MultiLabelSchema
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import listing, repo
 from labelloop.store import tables as t
@@ -85,6 +84,29 @@ def current_labels(conn: Any, project: repo.Project) -> tuple[dict[int, str], se
             labels[int(item_id)] = value
             gold_ids.add(int(item_id))
     return labels, gold_ids
+
+
+def record_predictions(
+    conn: Any,
+    project: repo.Project,
+    drafts: list[repo.EventDraft],
+    labeler: Any,
+    models_dir: Path | None,
+) -> tuple[int, str | None]:
+    """Append a trained model's answer events (in chunks) and save the model to
+    ``models_dir/<version>.joblib`` when a folder is given; (events added, file or None)."""
+    added = 0
+    for chunk in range(0, len(drafts), 10_000):
+        added += repo.append_events(conn, project.name, drafts[chunk : chunk + 10_000])
+    if models_dir is None:
+        return added, None
+    import joblib
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    target = models_dir / f"{labeler.version}.joblib"
+    with atomic_path(target) as tmp:
+        joblib.dump(labeler, tmp)
+    return added, str(target)
 
 
 def _fold_ids(labels: list[str], folds: int, random_state: int) -> np.ndarray:
@@ -155,9 +177,26 @@ def train_model(
                 "adjudicate before training"
             )
         version_id, schema = found
-        if isinstance(schema, MultiLabelSchema):
-            raise InvalidInput(
-                f"schema {schema.version} is multi_label; training supports single_label projects"
+        if schema.kernels.training_target == "multi_hot":  # label sets: one-vs-rest
+            from labelloop.service.annotate.train_sets import train_sets
+
+            if features != "tfidf":
+                raise InvalidInput(
+                    f"features {features!r}: schema {schema.version} is {schema.task}, whose "
+                    "model labeler reads TF-IDF features (drop --features)"
+                )
+            return train_sets(
+                conn,
+                project,
+                version_id,
+                schema,
+                estimator=estimator,
+                name=named.get("name"),
+                text_field=text_field,
+                folds=folds,
+                random_state=random_state,
+                models_dir=models_dir,
+                start=start,
             )
         labels, gold_ids = current_labels(conn, project)
         it = t.items
@@ -238,18 +277,7 @@ def train_model(
                     },
                 )
             )
-        added = 0
-        for chunk in range(0, len(drafts), 10_000):
-            added += repo.append_events(conn, project.name, drafts[chunk : chunk + 10_000])
-        model_file = None
-        if models_dir is not None:
-            import joblib
-
-            models_dir.mkdir(parents=True, exist_ok=True)
-            target = models_dir / f"{labeler.version}.joblib"
-            with atomic_path(target) as tmp:
-                joblib.dump(labeler, tmp)
-            model_file = str(target)
+        added, model_file = record_predictions(conn, project, drafts, labeler, models_dir)
     return TrainReport(
         project=project.name,
         labeler=f"{name}@{labeler.version}",

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from labelloop.core.provenance import canonical_json, content_hash
 from labelloop.errors import Conflict, InvalidInput
-from labelloop.schema import MultiLabelSchema, Schema, load_schema, open_schema, schema_from_dict
+from labelloop.schema import Schema, load_schema, open_schema, schema_from_dict
 from labelloop.store import repo
 from labelloop.store.engine import Store
 from labelloop.store.items import item_row_for
@@ -54,7 +54,7 @@ def require_schema(
             f"project {project.name!r} has no schema yet; expected one applied with "
             f"`labelloop schema apply FILE` ({needed_for})"
         )
-    if single_label and isinstance(found[1], MultiLabelSchema):
+    if single_label and found[1].kernels.label_is_list:
         raise InvalidInput(
             f"schema {found[1].version} is multi_label; {needed_for} supports single_label "
             "schemas only"

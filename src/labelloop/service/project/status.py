@@ -57,6 +57,7 @@ def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
             labels = [x["name"] for x in sv.body.get("labels", [])]
             schema = {
                 "version": sv.version,
+                "task": sv.body.get("task", "single_label"),
                 "content_hash": sv.content_hash,
                 "open": sv.is_open,
                 "labels": labels,

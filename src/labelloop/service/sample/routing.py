@@ -182,7 +182,8 @@ def route(
         version_id = found[0]
         preds = load_predictions(conn, project, ref)
         gold = repo.current_gold(conn, project, list(preds.label))
-        gold_items = [i for i in gold if i in preds.confidence and isinstance(gold[i], str)]
+        # a set's confidence is its least confident label's (service.annotate.train_sets)
+        gold_items = [i for i in gold if i in preds.confidence and isinstance(gold[i], str | list)]
         conf_gold = np.array([preds.confidence[i] for i in gold_items], dtype=np.float64)
         correct = np.array([preds.label[i] == gold[i] for i in gold_items], dtype=bool)
         chosen = choose_threshold(

@@ -29,7 +29,6 @@ from labelloop import registry
 from labelloop.core.identity import STUB_DATA
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput, NotFound
-from labelloop.schema import MultiLabelSchema
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import repo
 from labelloop.store import tables as t
@@ -51,7 +50,8 @@ class Predictions:
     """A model labeler's latest answer per item."""
 
     model: ModelRef
-    label: dict[int, str] = field(default_factory=dict)
+    label: dict[int, Any] = field(default_factory=dict)
+    """A class name, or a list of names for task types that keep sets."""
     confidence: dict[int, float] = field(default_factory=dict)
     probabilities: dict[int, dict[str, float]] = field(default_factory=dict)
 
@@ -104,7 +104,7 @@ def load_predictions(conn: Any, project: repo.Project, model: ModelRef) -> Predi
     )
     for item_id, label_text, payload_text in rows:
         label = json.loads(label_text) if label_text is not None else None
-        if not isinstance(label, str):
+        if not isinstance(label, str | list):
             continue
         payload = json.loads(payload_text) if payload_text else {}
         item = int(item_id)
@@ -383,9 +383,18 @@ def sample(
                 if model is not None:
                     raise
                 ref = None  # cold start: the core falls back to random / diversity
-        if ref is not None and found is not None:
-            if isinstance(found[1], MultiLabelSchema):
-                raise InvalidInput("sampling by model probabilities needs a single_label schema")
+        uncertainty_scores = None
+        if found is not None and found[1].kernels.label_is_list:  # sets: per-label probabilities
+            from labelloop.service.sample.sets import set_uncertainty
+
+            preds = load_predictions(conn, project, ref) if ref is not None else None
+            uncertainty_scores = set_uncertainty(
+                strategy,
+                None if preds is None else preds.probabilities,
+                item_ids.tolist(),
+                found[1],
+            )
+        elif ref is not None and found is not None:
             classes = list(found[1].label_space.labels)
             preds = load_predictions(conn, project, ref)
             probas = np.full((len(rows), len(classes)), 1.0 / len(classes))
@@ -438,6 +447,7 @@ def sample(
             embeddings=vectors,
             exclude=exclude,
             random_state=random_state,
+            uncertainty_scores=uncertainty_scores,
             **options,
         )
         chosen = selection.indices.tolist()

@@ -34,7 +34,7 @@ from labelloop.formats.answers import (
     iter_answer_rows,
 )
 from labelloop.formats.rows import ItemRow, RejectedRow, iter_row_batches
-from labelloop.schema import MultiLabelSchema, Schema
+from labelloop.schema import Schema
 from labelloop.service.project.schemas import current_schema, declared_fields, ensure_labels
 from labelloop.settings import get_settings
 from labelloop.store import repo
@@ -269,7 +269,8 @@ class _Labels:
         self.open = self.schema is None or self.schema.is_open
         self.path = path
         self.seen: set[str] = set()
-        if delimiter is not None and not isinstance(self.schema, MultiLabelSchema):
+        self.sets = self.schema is not None and self.schema.kernels.label_is_list
+        if delimiter is not None and not self.sets:
             raise InvalidInput(
                 f"--label-delimiter splits multi-label answers, but {self._label_set()}; "
                 "expected one label per row (drop --label-delimiter)",
@@ -284,7 +285,7 @@ class _Labels:
     def check(self, row: AnswerRow) -> Any:
         """The label to store (a string, or a list in label-space order), or a RejectedRow."""
         schema = self.schema
-        if isinstance(schema, MultiLabelSchema):
+        if schema is not None and self.sets:
             if isinstance(row.label, str):
                 how = (
                     'a JSON list of labels like ["a", "b"]'
@@ -295,7 +296,7 @@ class _Labels:
                     row, f"saw the single label {row.label!r}; {self._label_set()}, expected {how}"
                 )
             try:
-                return list(schema.check_labels(row.label))
+                return schema.check_value(list(row.label))
             except InvalidInput as exc:
                 return self._reject(row, f"{exc.reason} (schema {schema.version})")
         if not isinstance(row.label, str):
