@@ -156,8 +156,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
-    print(f"{args.answers:,} answers over {args.answers // PER_ITEM:,} items (SQLite), best of "
-          f"{args.repeat}; load average {report['load_average']}")
+    print(
+        f"{args.answers:,} answers over {args.answers // PER_ITEM:,} items (SQLite), best of "
+        f"{args.repeat}; load average {report['load_average']}"
+    )
     print(f"{'use case':<26} {'seconds':>8}")
     for name, seconds in report["seconds"].items():
         print(f"{name:<26} {seconds:>8.3f}")
