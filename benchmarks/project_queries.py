@@ -1,6 +1,7 @@
 """Use cases that read a whole project: adjudicate, status, verify, LF apply and LF report.
 
 Usage: python benchmarks/project_queries.py [--answers 1000000] [--repeat 2] [--json]
+       [--cases adjudicate_dawid_skene project_status verify_chain lf_apply lf_report]
 
 Builds once (cached in ``benchmarks/.cache/project_queries/<answers>/``) a SQLite workspace:
 ``answers / 5`` items with a short comment each, ``answers`` answers from 2,000 simulated
@@ -61,6 +62,7 @@ labels:
 SPAM = ["check out my channel", "subscribe plz", "free money at www.x.com", "sub to me please"]
 HAM = ["love this song", "2 billion views", "nice", "who is here in 2026", "great voice"]
 PER_ITEM = 5
+CASES = ("adjudicate_dawid_skene", "project_status", "verify_chain", "lf_apply", "lf_report")
 WORKERS = 2_000
 
 
@@ -122,6 +124,7 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     args = parser.parse_args()
     os.environ.pop("LABELLOOP_DATABASE_URL", None)  # the template is a SQLite workspace
 
@@ -134,17 +137,18 @@ def main() -> None:
     def apply(store: Any) -> None:
         apply_lf_module(store, None, LFS, n_jobs=1)
 
-    figures = {
-        "adjudicate_dawid_skene": timed(
+    cases: dict[str, Callable[[], float]] = {
+        "adjudicate_dawid_skene": lambda: timed(
             template, lambda s: adjudicate(s, None, method="dawid_skene"), args.repeat
         ),
-        "project_status": timed(template, lambda s: project_status(s, None), args.repeat),
-        "verify_chain": timed(template, lambda s: verify_chain(s, None), args.repeat),
-        "lf_apply": timed(template, apply, args.repeat),
-        "lf_report": timed(
+        "project_status": lambda: timed(template, lambda s: project_status(s, None), args.repeat),
+        "verify_chain": lambda: timed(template, lambda s: verify_chain(s, None), args.repeat),
+        "lf_apply": lambda: timed(template, apply, args.repeat),
+        "lf_report": lambda: timed(
             template, lambda s: lf_report(s, None, end_model=False), args.repeat, before=apply
         ),
     }
+    figures = {name: cases[name]() for name in args.cases}
     report = {
         "answers": args.answers,
         "items": args.answers // PER_ITEM,
