@@ -239,9 +239,7 @@ def lf_report(
                 f"project {project.name!r} has no labeling-function votes yet; expected "
                 "`labelloop lf apply MODULE.py` first"
             )
-        latest: dict[str, tuple[int, str]] = {}
-        for labeler in labelers:  # later ids are newer versions
-            latest[labeler.name] = (labeler.id, labeler.version)
+        latest = {x.name: x for x in labelers}  # later ids are newer versions
         names = list(latest)
         items = item_contents(conn, project)
         item_ids = [x.id for x in items]
@@ -251,7 +249,7 @@ def lf_report(
             space,
             types=("answer",),
             item_ids=item_ids,
-            labeler_ids=[latest[name][0] for name in names],
+            labeler_ids=[latest[name].id for name in names],
         ).answers.deduplicate(keep="last")
         gold = gold_codes(conn, project, space, item_ids)
     n = len(items)
@@ -296,7 +294,7 @@ def lf_report(
     stats = [
         LFStats(
             name=name,
-            version=latest[name][1],
+            version=latest[name].version,
             polarity=[space.labels[c] for c in summary.polarity[j]],
             votes=int(summary.n_votes[j]),
             coverage=round(float(summary.coverage[j]), 6),
