@@ -38,6 +38,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 import labelloop  # noqa: E402
+from items_list import SCHEMA  # noqa: E402  (benchmarks/ is on the path: same schema)
 from labelloop.service.adjudicate.adjudicate import adjudicate  # noqa: E402
 from labelloop.service.annotate.lf import apply_lf_module, lf_report  # noqa: E402
 from labelloop.service.project.schemas import apply_schema_file  # noqa: E402
@@ -47,18 +48,6 @@ from labelloop.service.source.imports import import_answers, import_gold, import
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "project_queries"
 LFS = Path(labelloop.__file__).resolve().parent / "data" / "demo" / "youtube_lfs.py"
-SCHEMA = """name: bench
-version: "1"
-task: single_label
-instructions: Is the comment spam?
-inputs:
-  - name: text
-labels:
-  - name: spam
-    description: advertising
-  - name: ham
-    description: anything else
-"""
 SPAM = ["check out my channel", "subscribe plz", "free money at www.x.com", "sub to me please"]
 HAM = ["love this song", "2 billion views", "nice", "who is here in 2026", "great voice"]
 PER_ITEM = 5
