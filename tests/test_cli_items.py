@@ -124,9 +124,9 @@ def test_correct_records_a_person_s_correction_with_its_reason(project, cli, mon
     assert last["payload"]["corrects"]["hash"] == shown["events"][-2]["hash"]
 
     # the model labeler trains on the corrected label
-    from labelloop.service.annotate.train import current_labels
     from labelloop.service.project.workspace import open_workspace
     from labelloop.store import repo
+    from labelloop.store.answers import current_labels
 
     with open_workspace(project) as ws, ws.store.read() as conn:
         project_row = repo.get_project(conn, None)

@@ -9,22 +9,20 @@ label (derived state) follows the latest adjudication.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from labelloop.core.aggregate import AGGREGATORS, make_aggregator
 from labelloop.core.aggregate.reliability import score_reliability
-from labelloop.core.answers import ABSTAIN, Answers
-from labelloop.core.provenance import canonical_json, content_hash
+from labelloop.core.answers import ABSTAIN
+from labelloop.core.provenance import content_hash
 from labelloop.errors import InvalidInput
 from labelloop.service.project.schemas import current_schema
+from labelloop.store import answers as stored
 from labelloop.store import repo
-from labelloop.store import tables as t
 from labelloop.store.engine import Store
 
 CONFIDENCE_DIGITS = 6
@@ -141,50 +139,21 @@ def adjudicate(
                 f"{schema.task} (expected one of: {', '.join(sorted(AGGREGATORS))})"
             )
         space = schema.label_space
-        ev = t.events
-        rows = conn.execute(
-            select(ev.c.item_id, ev.c.labeler_id, ev.c.label)
-            .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
-            .order_by(ev.c.seq)
-        ).all()
-        if not rows:
+        found_answers = stored.project_answers(conn, project, space)
+        if not found_answers.read:
             raise InvalidInput(f"project {project.name!r} has no answers to aggregate yet")
         if not len(space):
             raise InvalidInput(f"schema {schema.version} has no labels; expected at least two")
-        item_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        labeler_ids = np.fromiter(
-            (-1 if r[1] is None else r[1] for r in rows), dtype=np.int64, count=len(rows)
-        )
-        raw = [r[2] for r in rows]
-        distinct = sorted(set(raw), key=lambda x: (x is None, x or ""))
-        lut = {}
-        for text in distinct:
-            value = None if text is None else json.loads(text)
-            lut[text] = space.code(value) if isinstance(value, str) and value in space else ABSTAIN
-        codes = np.fromiter((lut[x] for x in raw), dtype=np.int64, count=len(raw))
-        keep = codes != ABSTAIN
-        skipped = int((~keep).sum())
-        if not keep.any():
+        skipped = found_answers.skipped
+        if skipped == found_answers.read:
             raise InvalidInput(
-                f"none of the {len(rows):,} answers has a label of schema {schema.version} "
-                f"{list(space.labels)}; expected answers made under the current label set"
+                f"none of the {found_answers.read:,} answers has a label of schema "
+                f"{schema.version} {list(space.labels)}; expected answers made under the "
+                "current label set"
             )
-        items, item_code = np.unique(item_ids[keep], return_inverse=True)
-        labelers, labeler_code = np.unique(labeler_ids[keep], return_inverse=True)
-        answers = Answers(
-            item_code, labeler_code, codes[keep], len(items), len(labelers), len(space)
-        ).deduplicate(keep="last")
-
-        gold_rows = conn.execute(
-            select(t.gold.c.item_id, t.gold.c.label).where(t.gold.c.project_id == project.id)
-        ).all()
-        position = {int(i): k for k, i in enumerate(items.tolist())}
-        gold = np.full(len(items), ABSTAIN, dtype=np.int64)
-        for item_id, label_text in gold_rows:
-            k = position.get(int(item_id))
-            label = json.loads(label_text)
-            if k is not None and isinstance(label, str) and label in space:
-                gold[k] = space.code(label)
+        items, labelers = found_answers.item_ids, found_answers.labeler_ids
+        answers = found_answers.answers.deduplicate(keep="last")
+        gold = stored.gold_codes(conn, project, space, items)
 
         start = time.perf_counter()
         aggregator.fit(answers, gold if clamp_gold else None)
@@ -200,14 +169,7 @@ def adjudicate(
         run = content_hash(
             {"params": settings, "head": project.head_hash, "clamp_gold": clamp_gold}
         )
-        state = {
-            int(r.item_id): (r.label, r.confidence)
-            for r in conn.execute(
-                select(
-                    t.item_state.c.item_id, t.item_state.c.label, t.item_state.c.confidence
-                ).where(t.item_state.c.project_id == project.id)
-            )
-        }
+        state = stored.consensus_labels(conn, project)
         per_item = answers.answers_per_item()
         drafts = []
         changed = 0
@@ -215,12 +177,11 @@ def adjudicate(
             if labels[k] == ABSTAIN:
                 continue
             label = space.labels[int(labels[k])]
-            label_text = canonical_json(label)
             old = state.get(item_id)
             conf = float(confidence[k])
-            if old is not None and old[0] == label_text and old[1] == conf:
+            if old is not None and old.label == label and old.confidence == conf:
                 continue
-            if old is None or old[0] != label_text:
+            if old is None or old.label != label:
                 changed += 1
             drafts.append(
                 adjudication_draft(
@@ -247,10 +208,7 @@ def adjudicate(
             confusions=getattr(source, "confusions_", None),
             gold=gold,
         )
-        labeler_rows = {
-            int(r.id): r
-            for r in conn.execute(select(t.labelers).where(t.labelers.c.project_id == project.id))
-        }
+        labeler_rows = {x.id: x for x in stored.list_labelers(conn, project)}
         answers_per_labeler = np.bincount(answers.labeler, minlength=len(labelers))
         own_posterior = aggregator.probas_[answers.item, answers.label]
         agreement = np.bincount(
@@ -302,18 +260,13 @@ def adjudicate(
 def consensus_labels(store: Store, project_name: str | None) -> dict[str, Any]:
     """Each adjudicated item's consensus label (the latest adjudication), by item key.
 
-    Gold does not override it here (compare ``service.annotate.train.current_labels``, the training
-    labels: gold over consensus, by item id).
+    Gold does not override it here (compare ``store.answers.current_labels``, the training labels:
+    gold over consensus, by item id).
     """
-    st, it = t.item_state, t.items
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
-        rows = conn.execute(
-            select(it.c.key, st.c.label)
-            .join(it, it.c.id == st.c.item_id)
-            .where(st.c.project_id == project.id, st.c.label.is_not(None))
-        )
-        return {key: json.loads(label) for key, label in rows}
+        found = stored.consensus_labels(conn, project)
+    return {x.key: x.label for x in found.values() if x.label is not None}
 
 
 def _selection(aggregator: Any) -> dict[str, Any] | None:

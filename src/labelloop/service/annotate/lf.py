@@ -16,7 +16,6 @@ regression trained on the label model's labels of covered non-gold items, scored
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,16 +23,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
-from labelloop.core.answers import ABSTAIN, Answers
+from labelloop.core.answers import ABSTAIN
 from labelloop.core.label_model import LabelModel
 from labelloop.core.weak import analyze_lfs
 from labelloop.errors import InvalidInput
 from labelloop.labelers.rules import apply_lfs, load_lfs
 from labelloop.service.project.schemas import require_schema
 from labelloop.store import repo
-from labelloop.store import tables as t
+from labelloop.store.answers import (
+    ItemContent,
+    gold_codes,
+    item_contents,
+    list_labelers,
+    project_answers,
+)
 from labelloop.store.engine import Store
 
 SOURCE = "rule"
@@ -91,23 +95,18 @@ def apply_lf_module(
         version_id, schema = require_schema(
             conn, project, needed_for="LF labels are checked against it", single_label=True
         )
-        it = t.items
-        rows = conn.execute(
-            select(it.c.id, it.c.key, it.c.data)
-            .where(it.c.project_id == project.id)
-            .order_by(it.c.id)
-        ).all()
+        items = item_contents(conn, project)
     ids: list[int] = []
     keys: list[str] = []
     inputs: list[Any] = []
     skipped = 0
-    for row in rows:
-        value = _field_value(json.loads(row.data), text_field)
+    for item in items:
+        value = _field_value(item.data, text_field)
         if value is None or (text_field is None and not value):
             skipped += 1
             continue
-        ids.append(int(row.id))
-        keys.append(str(row.key))
+        ids.append(item.id)
+        keys.append(item.key)
         inputs.append(value)
     space = schema.label_space
     done = [0]
@@ -234,61 +233,27 @@ def lf_report(
         project = repo.get_project(conn, project_name)
         _, schema = require_schema(conn, project, needed_for="the LF report")
         space = schema.label_space
-        lb, ev, it = t.labelers, t.events, t.items
-        labelers = conn.execute(
-            select(lb.c.id, lb.c.name, lb.c.version)
-            .where(lb.c.project_id == project.id, lb.c.kind == KIND)
-            .order_by(lb.c.id)
-        ).all()
+        labelers = list_labelers(conn, project, kind=KIND)
         if not labelers:
             raise InvalidInput(
                 f"project {project.name!r} has no labeling-function votes yet; expected "
                 "`labelloop lf apply MODULE.py` first"
             )
-        latest: dict[str, tuple[int, str]] = {}
-        for row in labelers:  # later ids are newer versions
-            latest[str(row.name)] = (int(row.id), str(row.version))
+        latest = {x.name: x for x in labelers}  # later ids are newer versions
         names = list(latest)
-        lf_code = {latest[n][0]: j for j, n in enumerate(names)}
-        item_rows = conn.execute(
-            select(it.c.id, it.c.data).where(it.c.project_id == project.id).order_by(it.c.id)
-        ).all()
-        vote_rows = conn.execute(
-            select(ev.c.item_id, ev.c.labeler_id, ev.c.label)
-            .where(
-                ev.c.project_id == project.id,
-                ev.c.type == "answer",
-                ev.c.labeler_id.in_(list(lf_code)),
-            )
-            .order_by(ev.c.seq)
-        ).all()
-        gold_rows = conn.execute(
-            select(t.gold.c.item_id, t.gold.c.label).where(t.gold.c.project_id == project.id)
-        ).all()
-    position = {int(r.id): k for k, r in enumerate(item_rows)}
-    n = len(item_rows)
+        items = item_contents(conn, project)
+        item_ids = [x.id for x in items]
+        votes = project_answers(
+            conn,
+            project,
+            space,
+            types=("answer",),
+            item_ids=item_ids,
+            labeler_ids=[latest[name].id for name in names],
+        ).answers.deduplicate(keep="last")
+        gold = gold_codes(conn, project, space, item_ids)
+    n = len(items)
     k = len(space)
-    vi, vl, vy = [], [], []
-    for item_id, labeler_id, label in vote_rows:
-        value = json.loads(label)
-        if isinstance(value, str) and value in space and int(item_id) in position:
-            vi.append(position[int(item_id)])
-            vl.append(lf_code[int(labeler_id)])
-            vy.append(space.code(value))
-    votes = Answers(
-        np.asarray(vi, dtype=np.int64),
-        np.asarray(vl, dtype=np.int64),
-        np.asarray(vy, dtype=np.int64),
-        n,
-        len(names),
-        k,
-    ).deduplicate(keep="last")
-    gold = np.full(n, ABSTAIN, dtype=np.int64)
-    for item_id, label in gold_rows:
-        value = json.loads(label)
-        pos = position.get(int(item_id))
-        if pos is not None and isinstance(value, str) and value in space:
-            gold[pos] = space.code(value)
     summary = analyze_lfs(votes, gold)
     known = gold != ABSTAIN
     covered = np.bincount(votes.item, minlength=n) > 0
@@ -329,7 +294,7 @@ def lf_report(
     stats = [
         LFStats(
             name=name,
-            version=latest[name][1],
+            version=latest[name].version,
             polarity=[space.labels[c] for c in summary.polarity[j]],
             votes=int(summary.n_votes[j]),
             coverage=round(float(summary.coverage[j]), 6),
@@ -343,7 +308,7 @@ def lf_report(
     ]
     end: dict[str, Any] | None = None
     if end_model:
-        end = _end_model(item_rows, text_field, weak.labels_, covered, known, gold, space)
+        end = _end_model(items, text_field, weak.labels_, covered, known, gold, space)
     return LFReport(
         project=project.name,
         items=n,
@@ -368,7 +333,7 @@ def lf_report(
 
 
 def _end_model(
-    item_rows: Sequence[Any],
+    items: Sequence[ItemContent],
     text_field: str,
     labels: np.ndarray,
     covered: np.ndarray,
@@ -384,7 +349,7 @@ def _end_model(
     """
     from labelloop.labelers.sklearn import SklearnLabeler
 
-    texts = [json.loads(r.data).get(text_field) for r in item_rows]
+    texts: list[Any] = [x.data.get(text_field) for x in items]
     has_text = np.array([isinstance(x, str) for x in texts], dtype=bool)
     fold = np.arange(len(texts)) % 2
     right = total = trained = 0

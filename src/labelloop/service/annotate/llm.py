@@ -12,15 +12,12 @@ items are not asked (that would be reading the answer off the prompt).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-from sqlalchemy import select
 
 from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput
@@ -32,7 +29,7 @@ from labelloop.labelers.llm import (
 )
 from labelloop.service.project.schemas import require_schema
 from labelloop.store import repo
-from labelloop.store import tables as t
+from labelloop.store.answers import item_contents, list_labelers
 from labelloop.store.engine import Store
 
 CACHE_PATH = Path(".labelloop") / "cache" / "llm.sqlite"
@@ -126,40 +123,30 @@ def llm_label(
         )
         labeler = LLMLabeler(base_url, model, schema=schema, **options)
         identity = (LLMLabeler.kind, model, labeler.version)
-        lb = t.labelers
-        labeler_id = conn.execute(
-            select(lb.c.id).where(
-                lb.c.project_id == project.id,
-                lb.c.kind == identity[0],
-                lb.c.name == identity[1],
-                lb.c.version == identity[2],
-            )
-        ).scalar_one_or_none()
-        it, ev = t.items, t.events
-        query = select(it.c.id, it.c.key, it.c.data).where(it.c.project_id == project.id)
-        if labeler_id is not None:
-            answered = select(ev.c.item_id).where(
-                ev.c.project_id == project.id,
-                ev.c.labeler_id == labeler_id,
-                ev.c.type == "answer",
-            )
-            query = query.where(it.c.id.not_in(answered))
-        rows = conn.execute(query.order_by(it.c.id)).all()
+        labeler_id = next(
+            (
+                x.id
+                for x in list_labelers(conn, project, kind=identity[0])
+                if x.identity == identity
+            ),
+            None,
+        )
+        items = item_contents(conn, project, unanswered_by=labeler_id)
     examples = {canonical_json(ex.data) for ex in schema.examples_as_gold()}
     todo: list[tuple[int, str, dict[str, Any]]] = []
     skipped_examples = skipped_empty = pending = 0
-    for row in rows:
-        if row.data in examples:
+    for item in items:
+        data = item.data
+        if examples and canonical_json(data) in examples:
             skipped_examples += 1
             continue
-        data = json.loads(row.data)
         if not data or schema.check_item(data):
             # known only by id (from an answers import) or not fitting the schema's inputs
             skipped_empty += 1
             continue
         pending += 1
         if limit is None or len(todo) < limit:
-            todo.append((int(row.id), str(row.key), data))
+            todo.append((item.id, item.key, data))
 
     cache = LLMCache(cache_path) if cache_path is not None and todo else None
     labeler.cache = cache

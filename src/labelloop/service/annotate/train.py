@@ -15,22 +15,20 @@ workspace's ``.labelloop/models``).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from labelloop import registry
-from labelloop.core.identity import STUB_DATA
 from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
 from labelloop.service.project.schemas import current_schema
-from labelloop.store import listing, repo
-from labelloop.store import tables as t
+from labelloop.store import repo
+from labelloop.store.answers import current_labels as current_labels  # sampling imports it here
+from labelloop.store.answers import item_contents
 from labelloop.store.engine import Store
 
 PROBA_DIGITS = 6
@@ -58,32 +56,6 @@ class TrainReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def current_labels(conn: Any, project: repo.Project) -> tuple[dict[int, str], set[int]]:
-    """Current label per item (gold over a person's correction over consensus) and the ids
-    whose label is gold."""
-    labels: dict[int, str] = {}
-    for item_id, text in conn.execute(
-        select(t.item_state.c.item_id, t.item_state.c.label).where(
-            t.item_state.c.project_id == project.id, t.item_state.c.label.is_not(None)
-        )
-    ):
-        value = json.loads(text)
-        if isinstance(value, str):
-            labels[int(item_id)] = value
-    for item_id, value in listing.latest_corrections(conn, project).items():
-        if isinstance(value, str):
-            labels[item_id] = value
-    gold_ids: set[int] = set()
-    for item_id, text in conn.execute(
-        select(t.gold.c.item_id, t.gold.c.label).where(t.gold.c.project_id == project.id)
-    ):
-        value = json.loads(text)
-        if isinstance(value, str):
-            labels[int(item_id)] = value
-            gold_ids.add(int(item_id))
-    return labels, gold_ids
 
 
 def record_predictions(
@@ -199,14 +171,9 @@ def train_model(
                 start=start,
             )
         labels, gold_ids = current_labels(conn, project)
-        it = t.items
-        rows = conn.execute(
-            select(it.c.id, it.c.data)
-            .where(it.c.project_id == project.id, it.c.data != STUB_DATA)
-            .order_by(it.c.id)
-        ).all()
-        item_ids = [int(r.id) for r in rows]
-        data = [json.loads(r.data) for r in rows]
+        contents = [x for x in item_contents(conn, project) if x.data]  # stubs have none
+        item_ids = [x.id for x in contents]
+        data = [x.data for x in contents]
         missing = [i for i, d in enumerate(data) if not isinstance(d.get(text_field), str)]
         if missing:
             raise InvalidInput(

@@ -6,51 +6,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import distinct, func, select
-
 from labelloop.core.provenance import ChainBreak, find_chain_break
 from labelloop.store import repo
-from labelloop.store import tables as t
 from labelloop.store.engine import Store
+from labelloop.store.status import status_counts
 
 
 def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
     """Counts of a project: items per stage, answers and labelers per kind, gold, schema."""
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
-        ev = t.events
-        n_items = repo.count(conn, t.items, project)
-        answered = conn.execute(
-            select(func.count(distinct(ev.c.item_id))).where(
-                ev.c.project_id == project.id, ev.c.type == "answer"
-            )
-        ).scalar_one()
-        labeled = (
-            select(ev.c.item_id)
-            .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
-            .union(select(t.gold.c.item_id).where(t.gold.c.project_id == project.id))
-            .subquery()
-        )
-        n_labeled = conn.execute(select(func.count()).select_from(labeled)).scalar_one()
-        adjudicated = repo.count(conn, t.item_state, project)
-        n_gold = repo.count(conn, t.gold, project)
-        calibration = conn.execute(
-            select(func.count()).where(t.gold.c.project_id == project.id, t.gold.c.is_calibration)
-        ).scalar_one()
-        by_kind: dict[str, dict[str, int]] = {}
-        lb = t.labelers
-        for kind, n in conn.execute(
-            select(lb.c.kind, func.count()).where(lb.c.project_id == project.id).group_by(lb.c.kind)
-        ):
-            by_kind.setdefault(kind, {"labelers": 0, "answers": 0})["labelers"] = int(n)
-        for kind, n in conn.execute(
-            select(lb.c.kind, func.count())
-            .select_from(ev.join(lb, ev.c.labeler_id == lb.c.id))
-            .where(ev.c.project_id == project.id, ev.c.type == "answer")
-            .group_by(lb.c.kind)
-        ):
-            by_kind.setdefault(kind, {"labelers": 0, "answers": 0})["answers"] = int(n)
-        n_answers = sum(v["answers"] for v in by_kind.values())
+        counts = status_counts(conn, project)
         schema = None
         if project.schema_version_id is not None:
             sv = repo.get_schema_version(conn, project.schema_version_id)
@@ -62,32 +28,27 @@ def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
                 "open": sv.is_open,
                 "labels": labels,
             }
-        n_versions = repo.count(conn, t.schema_versions, project)
-        queue = dict.fromkeys(t.BATCH_ITEM_STATUSES, 0)
-        for status, n in conn.execute(
-            select(t.batch_items.c.status, func.count())
-            .where(t.batch_items.c.project_id == project.id)
-            .group_by(t.batch_items.c.status)
-        ):
-            queue[status] = int(n)
+    by_kind = {
+        kind: {"labelers": n.labelers, "answers": n.answers} for kind, n in counts.by_kind.items()
+    }
     return {
         "project": project.name,
-        "items": n_items,
-        "answers": n_answers,
-        "gold": int(n_gold),
-        "labelers": sum(v["labelers"] for v in by_kind.values()),
+        "items": counts.items,
+        "answers": sum(n.answers for n in counts.by_kind.values()),
+        "gold": counts.gold,
+        "labelers": sum(n.labelers for n in counts.by_kind.values()),
         "events": project.event_seq,
         "stages": {
-            "unlabeled": n_items - int(n_labeled),  # no answer, correction or gold
-            "answered": int(answered),
-            "adjudicated": adjudicated,
-            "gold": int(n_gold),
-            "calibration_gold": int(calibration),
+            "unlabeled": counts.items - counts.labeled,  # no answer, correction or gold
+            "answered": counts.answered,
+            "adjudicated": counts.adjudicated,
+            "gold": counts.gold,
+            "calibration_gold": counts.calibration_gold,
         },
         "by_labeler_kind": by_kind,
         "schema": schema,
-        "schema_versions": n_versions,
-        "batch_items": queue,
+        "schema_versions": counts.schema_versions,
+        "batch_items": counts.batch_items,
     }
 
 
@@ -108,6 +69,8 @@ class VerifyResult:
 class _Tail:
     count: int = 0
     hash: str | None = None
+    id: int | None = None
+    seq: int | None = None
 
 
 def verify_chain(store: Store, project_name: str | None) -> VerifyResult:
@@ -119,16 +82,14 @@ def verify_chain(store: Store, project_name: str | None) -> VerifyResult:
         def events() -> Iterator[tuple[int, dict[str, Any], str, str]]:
             for event in repo.iter_chain(conn, project):
                 tail.count += 1
-                tail.hash = event.hash
+                tail.hash, tail.id, tail.seq = event.hash, event.id, event.seq
                 yield event.id, event.fields, event.prev_hash, event.hash
 
         found: ChainBreak | None = find_chain_break(events())
-        if found is not None:
-            seq = conn.execute(
-                select(t.events.c.seq).where(t.events.c.id == found.event_id)
-            ).scalar_one()
+        if found is not None:  # the chain stops at the event it found broken: the last read
+            assert found.event_id == tail.id and tail.seq is not None
             return VerifyResult(
-                project.name, tail.count, False, int(found.event_id), int(seq), found.reason
+                project.name, tail.count, False, int(found.event_id), tail.seq, found.reason
             )
         count = tail.count
         if count != project.event_seq or (count and tail.hash != project.head_hash):
