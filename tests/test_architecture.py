@@ -106,3 +106,34 @@ def test_public_api_all_is_sorted_and_complete() -> None:
 def test_lazy_exports_cover_all() -> None:
     exported = set(labelloop._EXPORTS) | {"__version__"}
     assert exported == set(labelloop.__all__)
+
+
+STORE_OWNS_QUERIES = (
+    "service/sample/sampling.py",
+    "service/sample/routing.py",
+    "service/annotate/batches.py",
+    "service/source/imports.py",
+    "service/source/telemetry.py",
+    "service/audit/events.py",
+    "service/project/schemas.py",
+)
+"""Service modules whose queries the store owns (issue 12): they import no SQLAlchemy and
+not the tables; they pass a ``labelloop.store.engine.Connection`` to store functions."""
+
+
+def test_service_modules_hold_no_sql() -> None:
+    bad = [
+        f"{name}:{line} imports {mod}"
+        for name in STORE_OWNS_QUERIES
+        for mod, line in _imports(SRC / name)
+        if mod.split(".")[0] == "sqlalchemy" or mod == "labelloop.store.tables"
+    ]
+    bad += [
+        f"{name}:{node.lineno} imports tables from labelloop.store"
+        for name in STORE_OWNS_QUERIES
+        for node in ast.walk(ast.parse((SRC / name).read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom)
+        and node.module == "labelloop.store"
+        and any(a.name == "tables" for a in node.names)
+    ]
+    assert not bad, bad
