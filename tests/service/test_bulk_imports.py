@@ -19,6 +19,7 @@ from labelloop.service.source.imports import import_answers, import_gold, import
 from labelloop.service.source.telemetry import import_telemetry
 from labelloop.store import engine, repo
 from labelloop.store import tables as t
+from labelloop.store.items import NewItem, insert_items
 
 
 @pytest.fixture
@@ -142,18 +143,10 @@ def test_lookups_during_a_bulk_load_probe_the_key_index(workspace, store, backen
     with store.write() as conn:
         project = repo.get_project(conn, None)
         rows = [
-            {
-                "key": f"k{i}",
-                "external_id": f"k{i}",
-                "content_hash": f"{i:064x}",
-                "data": json.dumps({"text": f"row {i}"}),
-                "meta": "{}",
-                "media": None,
-                "source": "test",
-            }
+            NewItem(f"k{i}", f"k{i}", f"{i:064x}", {"text": f"row {i}"}, {}, None, "test")
             for i in range(20_000)
         ]
-        repo.insert_items(conn, project, rows)
+        insert_items(conn, project, rows)
         event.listen(store.engine, "before_cursor_execute", capture)
         try:
             keys = [f"k{i}" for i in range(0, 20_000, 50)]

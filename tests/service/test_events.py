@@ -20,6 +20,7 @@ from labelloop.service.source.imports import import_answers, import_gold
 from labelloop.store import repo
 from labelloop.store import tables as t
 from labelloop.store.engine import Store
+from labelloop.store.items import NewItem, insert_items
 
 LEGACY = Path(__file__).resolve().parents[1] / "data" / "provenance_v1" / "legacy_0002.sql"
 LEGACY_HEAD = "7ad662dd9b2dabbbe84367bb5031b38527b49e0aba7b7e6cc4225500cb1a38d3"
@@ -229,22 +230,7 @@ def test_migration_0003_keeps_format_1_rows_verifying_and_the_triggers(database_
             source=None,
         )
         project = repo.get_project(conn, "old")
-        repo.insert_items(
-            conn,
-            project,
-            [
-                {
-                    "key": k,
-                    "external_id": k,
-                    "content_hash": k * 64,
-                    "data": "{}",
-                    "meta": "{}",
-                    "media": None,
-                    "source": None,
-                }
-                for k in "ab"
-            ],
-        )
+        insert_items(conn, project, [NewItem(k, k, k * 64, {}, {}, None, None) for k in "ab"])
         ids = repo.find_item_ids(conn, project, ["a", "b"])
         ann = repo.ensure_labelers(conn, project, [("human", "ann", "1")])[("human", "ann", "1")]
         drafts = [repo.EventDraft("answer", ids[k], ann, "x", version_id, "import") for k in "abab"]
@@ -464,7 +450,8 @@ def test_schema_apply_writes_a_schema_applied_event_when_the_current_version_cha
 
 def test_readers_of_item_events_ignore_project_level_events(store, tmp_path):
     from labelloop.errors import NotFound
-    from labelloop.service.sample.sampling import excluded_items, resolve_model
+    from labelloop.store.batches import excluded_items
+    from labelloop.store.predictions import resolve_model
 
     build_project(store, tmp_path)
     before = project_status(store, None)
@@ -499,21 +486,7 @@ def test_an_item_of_another_project_is_refused(store, tmp_path):
     import_answers(store, None, answers_file(tmp_path, ANSWERS[:1]))
     with store.write() as conn:
         other = repo.create_project(conn, "other")
-        repo.insert_items(
-            conn,
-            other,
-            [
-                {
-                    "key": "x",
-                    "external_id": "x",
-                    "content_hash": "x" * 64,
-                    "data": "{}",
-                    "meta": "{}",
-                    "media": None,
-                    "source": None,
-                }
-            ],
-        )
+        insert_items(conn, other, [NewItem("x", "x", "x" * 64, {}, {}, None, None)])
         foreign = repo.find_item_ids(conn, other, ["x"])["x"]
         project = repo.get_project(conn, "test", lock=True)
         draft = repo.EventDraft("gold", foreign, None, "spam", project.schema_version_id, "api")

@@ -32,6 +32,7 @@ __all__ = [
     "AUTO",
     "HUMAN",
     "RoutingDecisions",
+    "RoutingPolicy",
     "RoutingThreshold",
     "choose_threshold",
     "clopper_pearson",
@@ -45,6 +46,17 @@ AUTO = 1
 """Decision code: the model label is auto-accepted."""
 AUDIT = 2
 """Decision code: the model label is auto-accepted and the item is also sent to humans."""
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    """A project's routing policy: the gold precision auto-accepted labels must reach, the
+    share of them also sent to humans (a blind audit), and whether annotators see the model
+    suggestion on routed items. The defaults apply to a project that never set one."""
+
+    target_precision: float = 0.98
+    audit_fraction: float = 0.05
+    show_suggestion: bool = False
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,9 @@ def list_schema_versions(conn: Connection, project: Project) -> list[SchemaVersi
 
 # ---------------------------------------------------------------- labelers
 
+LABELER_KINDS = t.LABELER_KINDS
+PERSON_KINDS = t.PERSON_KINDS
+
 
 def ensure_labelers(
     conn: Connection, project: Project, identities: Iterable[tuple[str, str, str]]
@@ -284,23 +287,6 @@ def find_item_hashes(conn: Connection, project: Project, keys: Sequence[str]) ->
     return dict(_select_in(conn, t.items, ("key", "content_hash"), project, "key", keys))
 
 
-def fill_stub_items(conn: Connection, project: Project, rows: list[dict[str, Any]]) -> None:
-    """Give content to items first known only by id (created by an answers import)."""
-    it = t.items
-    for row in rows:
-        conn.execute(
-            update(it)
-            .where(it.c.project_id == project.id, it.c.key == row["key"])
-            .values(
-                content_hash=row["content_hash"],
-                data=row["data"],
-                meta=row["meta"],
-                media=row["media"],
-                source=row["source"],
-            )
-        )
-
-
 def current_gold(conn: Connection, project: Project, item_ids: Sequence[int]) -> dict[int, Any]:
     """Current gold label (decoded) of these items, where they have one."""
     rows = _select_in(conn, t.gold, ("item_id", "label"), project, "item_id", item_ids)
@@ -349,42 +335,6 @@ def bulk_insert(
     ):
         for row in rows:
             copy.write_row(row)
-
-
-ITEM_COLUMNS = ("key", "external_id", "content_hash", "data", "meta", "media", "source")
-
-
-def insert_items(conn: Connection, project: Project, rows: list[dict[str, Any]]) -> None:
-    """Insert item rows (keys: ITEM_COLUMNS) in one bulk write."""
-    if not rows:
-        return
-    stamp = now_iso()
-    columns = (*ITEM_COLUMNS, "project_id", "created_at")
-    params = [(*(row[c] for c in ITEM_COLUMNS), project.id, stamp) for row in rows]
-    bulk_insert(conn, "items", columns, params)
-
-
-def insert_items_returning_ids(
-    conn: Connection, project: Project, rows: list[dict[str, Any]]
-) -> dict[str, int]:
-    """Insert item rows (keys not stored yet) and return their ids by key.
-
-    SQLite: a range scan above the previous maximum id (writers are serialized). PostgreSQL:
-    the keys are looked up (COPY returns no ids, and a range scan plans by statistics that
-    a bulk load makes stale).
-    """
-    if not rows:
-        return {}
-    if conn.dialect.name == "postgresql":
-        insert_items(conn, project, rows)
-        return find_item_ids(conn, project, [row["key"] for row in rows])
-    it = t.items
-    before = conn.execute(select(func.max(it.c.id))).scalar() or 0
-    insert_items(conn, project, rows)
-    created = conn.execute(
-        select(it.c.key, it.c.id).where(it.c.id > before, it.c.project_id == project.id)
-    )
-    return {key: int(item_id) for key, item_id in created}
 
 
 def count(conn: Connection, table: Table, project: Project) -> int:

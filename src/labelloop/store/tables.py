@@ -148,7 +148,7 @@ SOURCES = ("import", "api", "ui", "cli", "model", "model_auto", "rule", "aggrega
 
 # ---------------------------------------------------------------- active learning and routing
 
-routing_policies = Table(  # one row per project; absent = defaults (see service.sample.routing)
+routing_policies = Table(  # one row per project; absent = defaults (core.routing.RoutingPolicy)
     "routing_policies",
     metadata,
     Column("project_id", ID, ForeignKey("projects.id"), primary_key=True),

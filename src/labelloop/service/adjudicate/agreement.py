@@ -19,7 +19,6 @@ from labelloop.formats.answers import AnswerTable
 from labelloop.service.adjudicate.agreement_files import agreement_of
 from labelloop.service.project.schemas import require_schema
 from labelloop.store import listing, repo
-from labelloop.store import tables as t
 from labelloop.store.engine import Store
 
 
@@ -60,9 +59,9 @@ def agreement_project(
     counted in ``skipped_answers``.
     """
     wanted = tuple(dict.fromkeys(kinds)) if kinds else None
-    bad = [k for k in wanted or () if k not in t.LABELER_KINDS]
+    bad = [k for k in wanted or () if k not in repo.LABELER_KINDS]
     if bad:
-        raise InvalidInput(f"labeler kind {bad[0]!r}; expected one of {list(t.LABELER_KINDS)}")
+        raise InvalidInput(f"labeler kind {bad[0]!r}; expected one of {list(repo.LABELER_KINDS)}")
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
         _, schema = require_schema(conn, project, needed_for="agreement on the project's answers")

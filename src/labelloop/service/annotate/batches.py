@@ -22,36 +22,27 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import func, select, update
 
 from labelloop.errors import Conflict, InvalidInput, NotFound
 from labelloop.formats.files import atomic_path
 from labelloop.service.project.schemas import current_schema, declared_fields
 from labelloop.store import repo
-from labelloop.store import tables as t
-from labelloop.store.engine import Store
+from labelloop.store.batches import (
+    BATCH_ITEM_STATUSES,
+    OPEN_BATCH_ITEM_STATUSES,
+    BatchSummary,
+    batch_item_ids,
+    batch_items,
+    batch_summaries,
+    set_batch_item_status,
+)
+from labelloop.store.engine import Connection, Store
 
 EXPORT_FORMATS = ("jsonl", "csv")
-
-
-@dataclass(frozen=True)
-class BatchSummary:
-    id: int
-    kind: str
-    strategy: str
-    model: str | None
-    created_at: str
-    size: int
-    status: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -68,55 +59,19 @@ class ExportReport:
         return asdict(self)
 
 
-def _summaries(conn: Any, project: repo.Project, batch_id: int | None) -> list[BatchSummary]:
-    b, bi, lb = t.batches, t.batch_items, t.labelers
-    query = (
-        select(b.c.id, b.c.kind, b.c.strategy, b.c.created_at, lb.c.name, lb.c.version)
-        .select_from(b.outerjoin(lb, lb.c.id == b.c.labeler_id))
-        .where(b.c.project_id == project.id)
-        .order_by(b.c.id)
-    )
-    counts_query = (
-        select(bi.c.batch_id, bi.c.status, func.count())
-        .where(bi.c.project_id == project.id)
-        .group_by(bi.c.batch_id, bi.c.status)
-    )
-    if batch_id is not None:
-        query = query.where(b.c.id == batch_id)
-        counts_query = counts_query.where(bi.c.batch_id == batch_id)
-    counts: dict[int, Counter[str]] = {}
-    for bid, status, n in conn.execute(counts_query):
-        counts.setdefault(int(bid), Counter())[status] = int(n)
-    out = []
-    for row in conn.execute(query):
-        c = counts.get(int(row.id), Counter())
-        out.append(
-            BatchSummary(
-                id=int(row.id),
-                kind=row.kind,
-                strategy=row.strategy,
-                model=None if row.name is None else f"{row.name}@{row.version}",
-                created_at=row.created_at,
-                size=sum(c.values()),
-                status={s: c.get(s, 0) for s in t.BATCH_ITEM_STATUSES},
-            )
-        )
-    return out
-
-
 def list_batches(store: Store, project_name: str | None) -> list[BatchSummary]:
     """Every batch of the project, oldest first, with its item count per status."""
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
-        return _summaries(conn, project, None)
+        return batch_summaries(conn, project)
 
 
 def _statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
-    chosen = tuple(statuses) if statuses else t.OPEN_BATCH_ITEM_STATUSES
-    bad = [s for s in chosen if s not in t.BATCH_ITEM_STATUSES]
+    chosen = tuple(statuses) if statuses else OPEN_BATCH_ITEM_STATUSES
+    bad = [s for s in chosen if s not in BATCH_ITEM_STATUSES]
     if bad:
         raise InvalidInput(
-            f"batch item status {bad[0]!r}; expected one of {list(t.BATCH_ITEM_STATUSES)}"
+            f"batch item status {bad[0]!r}; expected one of {list(BATCH_ITEM_STATUSES)}"
         )
     return chosen
 
@@ -160,7 +115,7 @@ def export_batch(
                     _write_jsonl(tmp, records)
                 else:
                     _write_csv(tmp, records)
-                _set_status(conn, claimed, "queued", "in_flight")
+                set_batch_item_status(conn, claimed, "queued", "in_flight")
             written = True
     except BaseException:
         # the file is renamed into place just before the transaction commits; if the commit
@@ -173,32 +128,16 @@ def export_batch(
 
 
 def _batch_records(
-    conn: Any, project_name: str | None, batch_id: int, chosen: Sequence[str], claim: bool
+    conn: Connection, project_name: str | None, batch_id: int, chosen: Sequence[str], claim: bool
 ) -> tuple[list[dict[str, Any]], list[int]]:
     """The export records of the batch's items in ``chosen`` statuses (by rank), and the
     ids of the queued ones a claim hands out."""
-    bi, it = t.batch_items, t.items
     # a claim holds the project lock (as every writer does): two claims of one batch never
     # hand out the same item twice
     project = repo.get_project(conn, project_name, lock=claim)
     summary = _one_batch(conn, project, batch_id)
-    rows = conn.execute(
-        select(
-            bi.c.id,
-            it.c.key,
-            it.c.data,
-            bi.c.rank,
-            bi.c.score,
-            bi.c.reason,
-            bi.c.status,
-            bi.c.suggestion,
-            bi.c.show_suggestion,
-        )
-        .join(it, it.c.id == bi.c.item_id)
-        .where(bi.c.batch_id == batch_id, bi.c.status.in_(chosen))
-        .order_by(bi.c.rank)
-    ).all()
-    claimed = [int(r.id) for r in rows if claim and r.status == "queued"]
+    rows = batch_items(conn, batch_id, chosen)
+    claimed = [r.id for r in rows if claim and r.status == "queued"]
     if claim and not claimed:
         counts = summary.status
         raise Conflict(
@@ -212,14 +151,14 @@ def _batch_records(
     records = [
         {
             "task": r.key,
-            "data": _shown(json.loads(r.data), declared),
+            "data": _shown(r.data, declared),
             "batch": batch_id,
             "kind": summary.kind,
-            "rank": int(r.rank),
+            "rank": r.rank,
             "score": r.score,
             "reason": r.reason,
             "status": "in_flight" if claim and r.status == "queued" else r.status,
-            "suggestion": json.loads(r.suggestion) if r.suggestion and r.show_suggestion else None,
+            "suggestion": r.suggestion if r.suggestion and r.show_suggestion else None,
         }
         for r in rows
     ]
@@ -236,37 +175,21 @@ def _shown(data: dict[str, Any], declared: frozenset[str] | None) -> dict[str, A
 
 def requeue_batch(store: Store, project_name: str | None, batch_id: int) -> int:
     """Return the batch's in-flight items (handed out, never answered) to the queue."""
-    bi = t.batch_items
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
         _one_batch(conn, project, batch_id)
-        ids = conn.execute(
-            select(bi.c.id).where(bi.c.batch_id == batch_id, bi.c.status == "in_flight")
-        ).scalars()
-        return _set_status(conn, [int(i) for i in ids], "in_flight", "queued")
+        ids = batch_item_ids(conn, batch_id, "in_flight")
+        return set_batch_item_status(conn, ids, "in_flight", "queued")
 
 
-def _one_batch(conn: Any, project: repo.Project, batch_id: int) -> BatchSummary:
-    found = _summaries(conn, project, batch_id)
+def _one_batch(conn: Connection, project: repo.Project, batch_id: int) -> BatchSummary:
+    found = batch_summaries(conn, project, batch_id)
     if not found:
-        known = [s.id for s in _summaries(conn, project, None)]
+        known = [s.id for s in batch_summaries(conn, project)]
         raise NotFound(
             f"project {project.name!r} has no batch {batch_id}; batches: {known or 'none'}"
         )
     return found[0]
-
-
-def _set_status(conn: Any, ids: list[int], old: str, new: str) -> int:
-    """Move batch items from ``old`` to ``new`` (only those still in ``old``)."""
-    bi = t.batch_items
-    moved = 0
-    for start in range(0, len(ids), repo.CHUNK):
-        moved += conn.execute(
-            update(bi)
-            .where(bi.c.id.in_(ids[start : start + repo.CHUNK]), bi.c.status == old)
-            .values(status=new)
-        ).rowcount
-    return moved
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:

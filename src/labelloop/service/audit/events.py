@@ -25,9 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
-
-from labelloop.core.identity import STUB_DATA, stub_content_hash
 from labelloop.core.provenance import (
     GENESIS,
     PORTABLE_FIELDS,
@@ -38,7 +35,8 @@ from labelloop.core.provenance import (
 from labelloop.errors import Conflict, InvalidInput, NotFound
 from labelloop.schema import schema_from_dict
 from labelloop.store import repo
-from labelloop.store.engine import Store
+from labelloop.store.engine import Connection, Store
+from labelloop.store.items import ensure_items
 
 FILE_KIND = "events"
 FILE_FORMAT = 1
@@ -263,28 +261,6 @@ def _schema_ids(
     return {key: ids[digest] for key, digest in names.items()}
 
 
-def _stub_items(conn: Connection, project: repo.Project, keys: set[str], source: str) -> int:
-    """Create id-only items for keys the project does not hold; returns how many."""
-    missing = sorted(set(keys) - set(repo.find_item_ids(conn, project, sorted(keys))))
-    repo.insert_items(
-        conn,
-        project,
-        [
-            {
-                "key": key,
-                "external_id": None if key.startswith("sha256:") else key,
-                "content_hash": stub_content_hash(key),
-                "data": STUB_DATA,
-                "meta": "{}",
-                "media": None,
-                "source": source,
-            }
-            for key in missing
-        ],
-    )
-    return len(missing)
-
-
 def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
@@ -332,8 +308,7 @@ def import_events(store: Store, path: Path) -> ImportEventsReport:
                 "without events to import a chain into"
             )
         schema_ids = _schema_ids(conn, project, header, path)
-        created = _stub_items(conn, project, items, f"events {path.name}")
-        item_ids = repo.find_item_ids(conn, project, sorted(items))
+        item_ids, created = ensure_items(conn, project, sorted(items), f"events {path.name}")
         labeler_ids = repo.ensure_labelers(conn, project, labelers)
         drafts: list[repo.EventDraft] = []
         for number, event in _event_lines(path):

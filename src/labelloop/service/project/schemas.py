@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
-
-from labelloop.core.provenance import canonical_json, content_hash
+from labelloop.core.provenance import content_hash
 from labelloop.errors import Conflict, InvalidInput
 from labelloop.schema import Schema, load_schema, open_schema, schema_from_dict
 from labelloop.store import repo
-from labelloop.store.engine import Store
-from labelloop.store.items import item_row_for
+from labelloop.store.engine import Connection, Store
+from labelloop.store.items import insert_items, item_row_for
 
 
 @dataclass(frozen=True)
@@ -159,17 +156,15 @@ def _add_examples_as_gold(
     if not examples:
         return 0
     declared = declared_fields(schema)
-    rows = [
-        item_row_for(ex.data, source=f"schema {schema.version}", declared=declared)
-        for ex in examples
-    ]
-    for row, ex in zip(rows, examples, strict=True):
-        meta = json.loads(row["meta"])
-        row["meta"] = canonical_json({**meta, "calibration": True, "example_id": ex.example_id})
-    existing = repo.find_item_ids(conn, project, [r["key"] for r in rows])
-    new_rows = {r["key"]: r for r in rows if r["key"] not in existing}
-    repo.insert_items(conn, project, list(new_rows.values()))
-    ids = repo.find_item_ids(conn, project, [r["key"] for r in rows])
+    rows = []
+    for ex in examples:
+        row = item_row_for(ex.data, source=f"schema {schema.version}", declared=declared)
+        meta = {**row.meta, "calibration": True, "example_id": ex.example_id}
+        rows.append(row._replace(meta=meta))
+    existing = repo.find_item_ids(conn, project, [r.key for r in rows])
+    new_rows = {r.key: r for r in rows if r.key not in existing}
+    insert_items(conn, project, list(new_rows.values()))
+    ids = repo.find_item_ids(conn, project, [r.key for r in rows])
     drafts = []
     for row, ex in zip(rows, examples, strict=True):
         label: Any = ex.label if ex.label is not None else list(ex.labels)
@@ -182,13 +177,13 @@ def _add_examples_as_gold(
         drafts.append(
             repo.EventDraft(
                 type="gold",
-                item_id=ids[row["key"]],
+                item_id=ids[row.key],
                 labeler_id=None,
                 label=label,
                 schema_version_id=version_id,
                 source="import",
                 idempotency_key="gold:schema:"
-                + content_hash([schema.content_hash, row["key"], label]),
+                + content_hash([schema.content_hash, row.key, label]),
                 payload=payload,
                 is_calibration=True,
             )

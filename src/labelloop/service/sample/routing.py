@@ -24,31 +24,24 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
-from labelloop.core.routing import AUDIT, AUTO, HUMAN, choose_threshold, route_items
+from labelloop.core.routing import (
+    AUDIT,
+    AUTO,
+    HUMAN,
+    RoutingPolicy,
+    choose_threshold,
+    route_items,
+)
 from labelloop.errors import InvalidInput
 from labelloop.service.project.schemas import current_schema
-from labelloop.service.sample.sampling import (
-    create_batch,
-    excluded_items,
-    load_predictions,
-    resolve_model,
-)
 from labelloop.store import repo
-from labelloop.store import tables as t
-from labelloop.store.engine import Store
+from labelloop.store.batches import BatchEntry, create_batch, excluded_items
+from labelloop.store.engine import Connection, Store
+from labelloop.store.predictions import load_predictions, resolve_model
+from labelloop.store.routing import read_routing_policy, write_routing_policy
 
-DEFAULT_TARGET = 0.98
-DEFAULT_AUDIT = 0.05
 CONFIDENCE_LEVEL = 0.95
-
-
-@dataclass(frozen=True)
-class RoutingPolicy:
-    target_precision: float = DEFAULT_TARGET
-    audit_fraction: float = DEFAULT_AUDIT
-    show_suggestion: bool = False
 
 
 def _check_policy(policy: RoutingPolicy) -> None:
@@ -62,29 +55,8 @@ def _check_policy(policy: RoutingPolicy) -> None:
         )
 
 
-def _read_policy(conn: Any, project: repo.Project) -> RoutingPolicy:
-    rp = t.routing_policies
-    row = conn.execute(select(rp).where(rp.c.project_id == project.id)).first()
-    if row is None:
-        return RoutingPolicy()
-    return RoutingPolicy(
-        float(row.target_precision), float(row.audit_fraction), bool(row.show_suggestion)
-    )
-
-
-def _write_policy(conn: Any, project: repo.Project, policy: RoutingPolicy) -> None:
-    rp = t.routing_policies
-    values = {
-        "target_precision": policy.target_precision,
-        "audit_fraction": policy.audit_fraction,
-        "show_suggestion": policy.show_suggestion,
-        "updated_at": repo.now_iso(),
-    }
-    exists = conn.execute(select(rp.c.project_id).where(rp.c.project_id == project.id)).first()
-    if exists is None:
-        conn.execute(rp.insert().values(project_id=project.id, **values))
-    else:
-        conn.execute(rp.update().where(rp.c.project_id == project.id).values(**values))
+def _read_policy(conn: Connection, project: repo.Project) -> RoutingPolicy:
+    return read_routing_policy(conn, project) or RoutingPolicy()
 
 
 def get_routing_policy(store: Store, project_name: str | None) -> RoutingPolicy:
@@ -106,7 +78,7 @@ def set_routing_policy(
         policy = _merge(
             _read_policy(conn, project), target_precision, audit_fraction, show_suggestion
         )
-        _write_policy(conn, project, policy)
+        write_routing_policy(conn, project, policy)
     return policy
 
 
@@ -174,7 +146,7 @@ def route(
             _read_policy(conn, project), target_precision, audit_fraction, show_suggestion
         )
         if save_policy:
-            _write_policy(conn, project, policy)
+            write_routing_policy(conn, project, policy)
         ref = resolve_model(conn, project, model)
         found = current_schema(conn, project)
         if found is None:
@@ -214,8 +186,8 @@ def route(
             "method": chosen.method,
         }
         drafts = []
-        route_entries: list[dict[str, Any]] = []
-        audit_entries: list[dict[str, Any]] = []
+        route_entries: list[BatchEntry] = []
+        audit_entries: list[BatchEntry] = []
         threshold_text = (
             "none (abstained)" if chosen.threshold is None else f"{chosen.threshold:.4f}"
         )
@@ -239,14 +211,14 @@ def route(
                 )
             if d == AUDIT:
                 audit_entries.append(
-                    {
-                        "item_id": item_id,
-                        "score": c,
-                        "reason": f"audit: random {policy.audit_fraction:.1%} of auto-accepted "
+                    BatchEntry(
+                        item_id,
+                        c,
+                        f"audit: random {policy.audit_fraction:.1%} of auto-accepted "
                         f"(confidence {c:.4f} >= threshold {threshold_text})",
-                        "suggestion": suggestion,
-                        "show_suggestion": False,
-                    }
+                        suggestion,
+                        show_suggestion=False,
+                    )
                 )
             elif d == HUMAN:
                 why = (
@@ -257,13 +229,7 @@ def route(
                     else f"confidence {c:.4f}; no threshold ({chosen.reason})"
                 )
                 route_entries.append(
-                    {
-                        "item_id": item_id,
-                        "score": c,
-                        "reason": why,
-                        "suggestion": suggestion,
-                        "show_suggestion": policy.show_suggestion,
-                    }
+                    BatchEntry(item_id, c, why, suggestion, policy.show_suggestion)
                 )
         added = 0
         for start in range(0, len(drafts), 10_000):
@@ -271,7 +237,7 @@ def route(
         params = {**asdict(policy), "random_state": random_state, **evidence}
         route_batch = audit_batch = None
         if route_entries:
-            route_entries.sort(key=lambda e: (e["score"] is None, -(e["score"] or 0.0)))
+            route_entries.sort(key=lambda e: (e.score is None, -(e.score or 0.0)))
             route_batch = create_batch(
                 conn,
                 project,

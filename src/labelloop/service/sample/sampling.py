@@ -18,194 +18,25 @@ it was chosen (``batch_items``), status ``queued``.
 from __future__ import annotations
 
 import functools
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
 
 from labelloop import registry
-from labelloop.core.identity import STUB_DATA
-from labelloop.core.provenance import canonical_json
 from labelloop.errors import InvalidInput, NotFound
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import repo
-from labelloop.store import tables as t
-from labelloop.store.engine import Store
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    id: int
-    name: str
-    version: str
-
-    def __str__(self) -> str:
-        return f"{self.name}@{self.version}"
-
-
-@dataclass
-class Predictions:
-    """A model labeler's latest answer per item."""
-
-    model: ModelRef
-    label: dict[int, Any] = field(default_factory=dict)
-    """A class name, or a list of names for task types that keep sets."""
-    confidence: dict[int, float] = field(default_factory=dict)
-    probabilities: dict[int, dict[str, float]] = field(default_factory=dict)
-
-
-def resolve_model(conn: Any, project: repo.Project, model: str | None) -> ModelRef:
-    """The model labeler named ``NAME`` or ``NAME@VERSION`` (latest when no version), or by
-    default the most recently created model labeler that has answers."""
-    lb, ev = t.labelers, t.events
-    query = (
-        select(lb.c.id, lb.c.name, lb.c.version)
-        .where(lb.c.project_id == project.id, lb.c.kind == "model")
-        .where(
-            select(ev.c.id)
-            .where(ev.c.labeler_id == lb.c.id, ev.c.type == "answer")  # not a project event
-            .limit(1)
-            .exists()
-        )
-        .order_by(lb.c.id.desc())
-    )
-    rows = conn.execute(query).all()
-    if model is not None:
-        name, _, version = model.partition("@")
-        chosen = [r for r in rows if r.name == name and (not version or r.version == version)]
-        if not chosen:
-            known = sorted({f"{r.name}@{r.version}" for r in rows})
-            raise NotFound(f"no model labeler {model!r} with answers; known: {known or 'none'}")
-        rows = chosen
-    if not rows:
-        raise NotFound(
-            f"project {project.name!r} has no model predictions yet; run `labelloop train` "
-            "or `labelloop telemetry import FILE` first"
-        )
-    r = rows[0]
-    return ModelRef(int(r.id), r.name, r.version)
-
-
-def load_predictions(conn: Any, project: repo.Project, model: ModelRef) -> Predictions:
-    """The labeler's latest answer per item (label, confidence, probabilities)."""
-    ev = t.events
-    out = Predictions(model)
-    rows = conn.execute(
-        select(ev.c.item_id, ev.c.label, ev.c.payload)
-        .where(
-            ev.c.project_id == project.id,
-            ev.c.labeler_id == model.id,
-            ev.c.type == "answer",
-            ev.c.source == "model",
-        )
-        .order_by(ev.c.seq)
-    )
-    for item_id, label_text, payload_text in rows:
-        label = json.loads(label_text) if label_text is not None else None
-        if not isinstance(label, str | list):
-            continue
-        payload = json.loads(payload_text) if payload_text else {}
-        item = int(item_id)
-        out.label[item] = label
-        conf = payload.get("confidence")
-        if isinstance(conf, int | float):
-            out.confidence[item] = float(conf)
-        probs = payload.get("probabilities")
-        if isinstance(probs, dict):
-            out.probabilities[item] = probs
-        else:
-            out.probabilities.pop(item, None)
-    return out
-
-
-def excluded_items(conn: Any, project: repo.Project) -> dict[str, set[int]]:
-    """Items not to send to humans again, by why: labeled (gold or a person's answer),
-    auto_accepted, queued/in flight. A machine-only consensus is not a reason."""
-    pid = project.id
-    labeled: set[int] = set()
-    labeled.update(
-        conn.execute(select(t.gold.c.item_id).where(t.gold.c.project_id == pid)).scalars()
-    )
-    ev, lb = t.events, t.labelers
-    labeled.update(
-        conn.execute(
-            select(ev.c.item_id)
-            .join(lb, lb.c.id == ev.c.labeler_id)
-            .where(
-                ev.c.project_id == pid,
-                ev.c.type.in_(("answer", "correction")),
-                lb.c.kind.in_(t.PERSON_KINDS),
-            )
-            .distinct()
-        ).scalars()
-    )
-    auto = set(
-        conn.execute(
-            select(ev.c.item_id)
-            .where(ev.c.project_id == pid, ev.c.source == "model_auto", ev.c.item_id.is_not(None))
-            .distinct()
-        ).scalars()
-    )
-    bi = t.batch_items
-    queued = set(
-        conn.execute(
-            select(bi.c.item_id)
-            .where(bi.c.project_id == pid, bi.c.status.in_(("queued", "in_flight")))
-            .distinct()
-        ).scalars()
-    )
-    return {
-        "labeled": {int(i) for i in labeled},
-        "auto_accepted": {int(i) for i in auto},
-        "queued": {int(i) for i in queued},
-    }
-
-
-def create_batch(
-    conn: Any,
-    project: repo.Project,
-    *,
-    kind: str,
-    strategy: str,
-    params: dict[str, Any],
-    labeler_id: int | None,
-    entries: list[dict[str, Any]],
-) -> int:
-    """Store a batch and its items (keys: item_id, score, reason, suggestion, show_suggestion)."""
-    if kind not in t.BATCH_KINDS:
-        raise InvalidInput(f"batch kind {kind!r}; expected one of {list(t.BATCH_KINDS)}")
-    result = conn.execute(
-        insert(t.batches).values(
-            project_id=project.id,
-            kind=kind,
-            strategy=strategy,
-            params=canonical_json(params),
-            labeler_id=labeler_id,
-            created_at=repo.now_iso(),
-        )
-    )
-    batch_id = int(result.inserted_primary_key[0])
-    rows = [
-        {
-            "batch_id": batch_id,
-            "project_id": project.id,
-            "item_id": e["item_id"],
-            "rank": rank,
-            "score": None
-            if e.get("score") is None or not np.isfinite(e["score"])
-            else float(e["score"]),
-            "reason": e["reason"],
-            "status": "queued",
-            "suggestion": None if e.get("suggestion") is None else canonical_json(e["suggestion"]),
-            "show_suggestion": bool(e.get("show_suggestion", False)),
-        }
-        for rank, e in enumerate(entries, 1)
-    ]
-    for start in range(0, len(rows), 5_000):
-        conn.execute(insert(t.batch_items), rows[start : start + 5_000])
-    return batch_id
+from labelloop.store.batches import BatchEntry, create_batch, excluded_items
+from labelloop.store.engine import Connection, Store
+from labelloop.store.items import content_items
+from labelloop.store.predictions import (
+    ModelRef,
+    labeler_identities,
+    load_predictions,
+    machine_answers,
+    resolve_model,
+)
 
 
 @dataclass
@@ -267,7 +98,7 @@ def _embed_rows(
 
 
 def _committee(
-    conn: Any, project: repo.Project, item_ids: np.ndarray, classes: list[str]
+    conn: Connection, project: repo.Project, item_ids: np.ndarray, classes: list[str]
 ) -> tuple[np.ndarray, list[str]] | None:
     """The committee's votes, (M, n_pool, K), and its members' names; None below two members.
 
@@ -277,53 +108,35 @@ def _committee(
     rows where a member has not answered an item (a labeling function that abstained).
     Routing's ``model_auto`` copies are not votes. Memory: ``M * n_pool * K`` floats.
     """
-    lb, ev = t.labelers, t.events
     position = {c: j for j, c in enumerate(classes)}
     row_of = {int(i): k for k, i in enumerate(item_ids.tolist())}
     names = {
-        int(r.id): f"{r.kind}:{r.name}@{r.version}"
-        for r in conn.execute(
-            select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version).where(
-                lb.c.project_id == project.id, lb.c.kind.in_(COMMITTEE_KINDS)
-            )
-        )
+        i: f"{kind}:{name}@{version}"
+        for i, (kind, name, version) in labeler_identities(conn, project, COMMITTEE_KINDS).items()
     }
     members: dict[int, np.ndarray] = {}
-    rows = conn.execute(
-        select(ev.c.labeler_id, ev.c.item_id, ev.c.label, ev.c.payload)
-        .where(
-            ev.c.project_id == project.id,
-            ev.c.type == "answer",
-            ev.c.source != "model_auto",
-            ev.c.labeler_id.in_(list(names)),
-        )
-        .order_by(ev.c.seq)
-    )
-    for labeler_id, item_id, label_text, payload_text in rows:
-        k = row_of.get(int(item_id))
+    for answer in machine_answers(conn, project, list(names)):
+        k = row_of.get(answer.item_id)
         if k is None:
             continue
         vote = np.zeros(len(classes))
-        payload = json.loads(payload_text) if payload_text else {}
         # class probabilities (models, telemetry), else an LLM's self-consistency votes
-        probs = payload.get("probabilities")
+        probs = answer.payload.get("probabilities")
         if not isinstance(probs, dict):
-            probs = payload.get("votes")
+            probs = answer.payload.get("votes")
         if isinstance(probs, dict):
             for label, p in probs.items():
                 j = position.get(label)
                 if j is not None and isinstance(p, int | float):
                     vote[j] = p
-        else:
-            label = json.loads(label_text) if label_text is not None else None
-            if isinstance(label, str) and label in position:
-                vote[position[label]] = 1.0
+        elif isinstance(answer.label, str) and answer.label in position:
+            vote[position[answer.label]] = 1.0
         total = vote.sum()
         if total <= 0:
             continue
-        m = members.get(int(labeler_id))
+        m = members.get(answer.labeler_id)
         if m is None:
-            m = members[int(labeler_id)] = np.full((len(item_ids), len(classes)), np.nan)
+            m = members[answer.labeler_id] = np.full((len(item_ids), len(classes)), np.nan)
         m[k] = vote / total
     if len(members) < 2:
         return None
@@ -360,19 +173,13 @@ def sample(
     options = dict(options or {})
     with store.write() as conn:
         project = repo.get_project(conn, project_name, lock=True)
-        it = t.items
-        rows = conn.execute(
-            select(it.c.id, it.c.key)
-            .where(it.c.project_id == project.id, it.c.data != STUB_DATA)
-            .order_by(it.c.id)
-        ).all()
-        item_ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-        keys = [r.key for r in rows]
-        if not rows:
+        pool = content_items(conn, project, with_data=strategy in ("diversity", "hybrid"))
+        item_ids, keys = pool.ids, pool.keys
+        if not keys:
             raise InvalidInput(f"project {project.name!r} has no items with content to sample")
         excluded = excluded_items(conn, project)
         skip = excluded["labeled"] | excluded["auto_accepted"] | excluded["queued"]
-        exclude = np.fromiter((int(i) in skip for i in item_ids), dtype=bool, count=len(rows))
+        exclude = np.fromiter((int(i) in skip for i in item_ids), dtype=bool, count=len(keys))
         probas = None
         ref: ModelRef | None = None
         found = current_schema(conn, project)
@@ -397,7 +204,7 @@ def sample(
         elif ref is not None and found is not None:
             classes = list(found[1].label_space.labels)
             preds = load_predictions(conn, project, ref)
-            probas = np.full((len(rows), len(classes)), 1.0 / len(classes))
+            probas = np.full((len(keys), len(classes)), 1.0 / len(classes))
             position = {c: j for j, c in enumerate(classes)}
             for k, item_id in enumerate(item_ids.tolist()):
                 probs = preds.probabilities.get(item_id)
@@ -419,15 +226,8 @@ def sample(
                         counts[position[label]] += 1
                 options["class_counts"] = counts
         vectors: Any = None  # the pool's vectors, or a function of row indices (hybrid)
-        if strategy in ("diversity", "hybrid"):
-            texts = [
-                str(json.loads(r.data).get(text_field, ""))
-                for r in conn.execute(
-                    select(it.c.data)
-                    .where(it.c.project_id == project.id, it.c.data != STUB_DATA)
-                    .order_by(it.c.id)
-                )
-            ]
+        if pool.data is not None:  # diversity, hybrid
+            texts = [str(data.get(text_field, "")) for data in pool.data]
             if strategy == "hybrid":  # its k-means needs only the candidates' vectors
                 vectors = functools.partial(_embed_rows, texts, embeddings, random_state)
             else:
@@ -441,7 +241,7 @@ def sample(
         selection = select_batch(
             plugin.key,
             budget,
-            n_pool=len(rows),
+            n_pool=len(keys),
             probas=probas,
             member_probas=members,
             embeddings=vectors,
@@ -451,12 +251,8 @@ def sample(
             **options,
         )
         chosen = selection.indices.tolist()
-        entries: list[dict[str, Any]] = [
-            {
-                "item_id": int(item_ids[k]),
-                "score": float(selection.scores[n]),
-                "reason": selection.reasons[n],
-            }
+        entries = [
+            BatchEntry(int(item_ids[k]), float(selection.scores[n]), selection.reasons[n])
             for n, k in enumerate(chosen)
         ]
         batch_id = None
@@ -488,16 +284,16 @@ def sample(
         method=selection.method,
         budget=budget,
         selected=len(entries),
-        pool=len(rows),
+        pool=len(keys),
         available=int((~exclude).sum()),
         excluded={k: len(v) for k, v in excluded.items()},
         model=None if ref is None else str(ref),
         items=[
             SampledItem(
-                e["item_id"],
+                e.item_id,
                 keys[k],
-                None if not np.isfinite(e["score"]) else round(e["score"], 6),
-                e["reason"],
+                None if e.score is None or not np.isfinite(e.score) else round(e.score, 6),
+                e.reason,
             )
             for e, k in zip(entries, chosen, strict=True)
         ],

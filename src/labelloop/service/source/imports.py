@@ -16,14 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from labelloop.core.identity import (
-    STUB_DATA,
-    is_stub,
-    item_content_hash,
-    item_key,
-    split_declared,
-    stub_content_hash,
-)
+from labelloop.core.identity import is_stub, item_content_hash, item_key, split_declared
 from labelloop.core.provenance import canonical_json, sha256_hex
 from labelloop.errors import InvalidInput
 from labelloop.formats.answers import (
@@ -38,8 +31,8 @@ from labelloop.schema import Schema
 from labelloop.service.project.schemas import current_schema, declared_fields, ensure_labels
 from labelloop.settings import get_settings
 from labelloop.store import repo
-from labelloop.store import tables as t
-from labelloop.store.engine import Store
+from labelloop.store.engine import Connection, Store
+from labelloop.store.items import NewItem, ensure_items, fill_stub_items, insert_items
 
 Progress = Callable[[int], None]
 """Called with the number of rows processed so far."""
@@ -193,7 +186,7 @@ def import_items(
 
 
 def _store_item_batch(
-    conn: Any,
+    conn: Connection,
     project: repo.Project,
     rows: list[ItemRow],
     source: str,
@@ -209,17 +202,17 @@ def _store_item_batch(
     no_id = [row.content_hash for k, row in keyed if row.external_id is None]
     no_id += [legacy[k] for k, row in keyed if row.external_id is None and k in legacy]
     by_content = repo.find_items_by_content(conn, project, no_id) if no_id else {}
-    new: dict[str, dict[str, Any]] = {}
-    fills: list[dict[str, Any]] = []
+    new: dict[str, NewItem] = {}
+    fills: list[NewItem] = []
     for key, row in keyed:
         seen_hash = existing.get(key)
         if seen_hash is None and key in new:
-            seen_hash = new[key]["content_hash"]
+            seen_hash = new[key].content_hash
         if seen_hash is not None:
             if seen_hash in (row.content_hash, legacy.get(key)):
                 report.duplicates += 1
             elif is_stub(key, seen_hash):
-                fills.append(_row_dict(key, row, source))
+                fills.append(_new_item(key, row, source))
                 existing[key] = row.content_hash
                 report.filled += 1
             else:
@@ -238,22 +231,16 @@ def _store_item_batch(
         ):
             report.duplicates += 1
             continue
-        new[key] = _row_dict(key, row, source)
-    repo.insert_items(conn, project, list(new.values()))
-    repo.fill_stub_items(conn, project, fills)
+        new[key] = _new_item(key, row, source)
+    insert_items(conn, project, list(new.values()))
+    fill_stub_items(conn, project, fills)
     report.added += len(new)
 
 
-def _row_dict(key: str, row: ItemRow, source: str) -> dict[str, Any]:
-    return {
-        "key": key,
-        "external_id": row.external_id,
-        "content_hash": row.content_hash,
-        "data": canonical_json(row.data),
-        "meta": canonical_json(row.metadata) if row.metadata else "{}",
-        "media": row.media,
-        "source": source,
-    }
+def _new_item(key: str, row: ItemRow, source: str) -> NewItem:
+    return NewItem(
+        key, row.external_id, row.content_hash, row.data, row.metadata, row.media, source
+    )
 
 
 # ---------------------------------------------------------------- answers and gold
@@ -262,7 +249,7 @@ def _row_dict(key: str, row: ItemRow, source: str) -> dict[str, Any]:
 class _Labels:
     """Checks a file's labels against the project's schema (single label or a list)."""
 
-    def __init__(self, conn: Any, project: repo.Project, path: Path, delimiter: str | None):
+    def __init__(self, conn: Connection, project: repo.Project, path: Path, delimiter: str | None):
         found = current_schema(conn, project)
         self.schema: Schema | None = found[1] if found is not None else None
         self.version_id = found[0] if found is not None else None
@@ -322,7 +309,7 @@ class _Labels:
         return RejectedRow(row.line, "label", message, _raw_answer(row))
 
     def prepare(
-        self, conn: Any, project: repo.Project, rows: Iterator[Any], skip: bool
+        self, conn: Connection, project: repo.Project, rows: Iterator[Any], skip: bool
     ) -> str | None:
         """Before writing: with an open label set, extend it once by every valid row's label
         (so the whole file is recorded under one schema version); returns that version."""
@@ -373,27 +360,11 @@ def _parse_time(raw: str | None) -> tuple[int | None, str | None]:
     return None, when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _stub_row(key: str, source: str) -> dict[str, Any]:
-    return {
-        "key": key,
-        "external_id": key,
-        "content_hash": stub_content_hash(key),
-        "data": STUB_DATA,
-        "meta": "{}",
-        "media": None,
-        "source": source,
-    }
-
-
 def _item_ids_creating_stubs(
-    conn: Any, project: repo.Project, tasks: list[str], source: str, report: ImportReport
+    conn: Connection, project: repo.Project, tasks: list[str], source: str, report: ImportReport
 ) -> dict[str, int]:
-    ids = repo.find_item_ids(conn, project, tasks)
-    missing = sorted({t for t in tasks if t not in ids})
-    if missing:
-        repo.insert_items(conn, project, [_stub_row(t, source) for t in missing])
-        report.new_items += len(missing)
-        ids.update(repo.find_item_ids(conn, project, missing))
+    ids, created = ensure_items(conn, project, tasks, source)
+    report.new_items += created
     return ids
 
 
@@ -418,9 +389,9 @@ def import_answers(
     identical rows within a file are kept as published. Atomic, or with ``skip_invalid``
     rejected rows go to a file with their reasons.
     """
-    if labeler_kind not in t.LABELER_KINDS:
+    if labeler_kind not in repo.LABELER_KINDS:
         raise InvalidInput(
-            f"labeler kind {labeler_kind!r} is unknown; expected one of {list(t.LABELER_KINDS)}"
+            f"labeler kind {labeler_kind!r} is unknown; expected one of {list(repo.LABELER_KINDS)}"
         )
     report = ImportReport("answers", str(path))
     rejects = RejectedRows(path, skip_invalid, rejects_path)
@@ -445,7 +416,7 @@ def import_answers(
 
 
 def _write_answers(
-    conn: Any,
+    conn: Connection,
     project: repo.Project,
     path: Path,
     labels: _Labels,

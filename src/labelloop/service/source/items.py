@@ -9,7 +9,6 @@ from labelloop.core.provenance import content_hash
 from labelloop.errors import InvalidInput
 from labelloop.service.project.schemas import require_schema
 from labelloop.store import listing, repo
-from labelloop.store import tables as t
 from labelloop.store.engine import Store
 
 CORRECTION_SOURCE = "cli"
@@ -76,9 +75,9 @@ def correct_item(
     name = labeler.strip()
     if not name:
         raise InvalidInput("--labeler is empty; expected the name of the person correcting")
-    if kind not in t.PERSON_KINDS:
+    if kind not in repo.PERSON_KINDS:
         raise InvalidInput(
-            f"labeler kind {kind!r}; expected one of {list(t.PERSON_KINDS)} (a correction is a "
+            f"labeler kind {kind!r}; expected one of {list(repo.PERSON_KINDS)} (a correction is a "
             "person's)"
         )
     with store.write() as conn:

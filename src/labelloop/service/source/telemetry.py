@@ -36,7 +36,8 @@ from labelloop.schema import Schema
 from labelloop.service.project.schemas import current_schema, declared_fields, ensure_labels
 from labelloop.service.source.imports import BATCH, Progress, RejectedRows
 from labelloop.store import repo
-from labelloop.store.engine import Store
+from labelloop.store.engine import Connection, Store
+from labelloop.store.items import NewItem, insert_items_returning_ids
 
 MAX_REPORTED_REJECTIONS = 100
 
@@ -96,7 +97,9 @@ def _key(rec: TelemetryRecord, input_hash: str) -> str:
 class _Sink:
     """Stores batches of valid records inside one write transaction."""
 
-    def __init__(self, conn: Any, project: repo.Project, source: str, report: TelemetryReport):
+    def __init__(
+        self, conn: Connection, project: repo.Project, source: str, report: TelemetryReport
+    ):
         self.conn = conn
         self.project = project
         self.source = source
@@ -174,7 +177,7 @@ class _Sink:
             full = narrowed.get(id(r), (None,))[0]  # their hash is the whole input's
             if r.content_hash not in ids and full in ids:
                 ids[r.content_hash] = ids[full]
-        new: dict[str, dict[str, Any]] = {}
+        new: dict[str, NewItem] = {}
         kept: list[TelemetryRecord] = []
         for r in records:
             h = r.content_hash
@@ -189,22 +192,17 @@ class _Sink:
                         reject(RejectedRow(r.line, f"input.{name}", message, _raw(r)))
                         continue
                 undeclared = narrowed.get(id(r), ("", {}))[1]
-                new[h] = {
-                    "key": item_key(None, h),
-                    "external_id": None,
-                    "content_hash": h,
-                    "data": r.data_json,
-                    "meta": canonical_json({"undeclared": undeclared}) if undeclared else "{}",
-                    "media": None,
-                    "source": self.source,
-                }
+                meta = {"undeclared": undeclared} if undeclared else {}
+                new[h] = NewItem(
+                    item_key(None, h), None, h, r.data, meta, None, self.source, r.data_json
+                )
             kept.append(r)
         report.matched_items += len(set(ids.values()))
         if new:
-            created = repo.insert_items_returning_ids(conn, project, list(new.values()))
-            for h, row in new.items():
-                ids[h] = item_id = created[row["key"]]
-                item_keys[item_id] = row["key"]
+            created = insert_items_returning_ids(conn, project, list(new.values()))
+            for h, item in new.items():
+                ids[h] = item_id = created[item.key]
+                item_keys[item_id] = item.key
             report.new_items += len(new)
         identities = {("model", r.model, r.model_version) for r in kept}
         labelers = repo.ensure_labelers(conn, project, identities)
