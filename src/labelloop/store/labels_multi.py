@@ -1,5 +1,6 @@
-"""Reads for the task types whose label is a list (multi-label): answers, gold, current
-labels and item texts, decoded, for the service to encode with the schema's codec."""
+"""Reads for the task types whose label is a list (multi-label): answers and corrections,
+decoded, for the service to encode with the schema's codec (gold, consensus and item
+contents come from :mod:`labelloop.store.answers`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from labelloop.core.answers import IntArray
-from labelloop.core.identity import STUB_DATA
 from labelloop.store import tables as t
 from labelloop.store.repo import Project
 
@@ -45,47 +45,3 @@ def answer_label_rows(conn: Connection, project: Project) -> LabelRows:
         np.fromiter((-1 if r[1] is None else r[1] for r in rows), dtype=np.int64, count=len(rows)),
         labels,
     )
-
-
-def gold_labels(conn: Connection, project: Project) -> dict[int, Any]:
-    """Current gold label (decoded) by item id."""
-    g = t.gold
-    return {
-        int(item_id): json.loads(label)
-        for item_id, label in conn.execute(
-            select(g.c.item_id, g.c.label).where(g.c.project_id == project.id)
-        )
-    }
-
-
-def current_states(conn: Connection, project: Project) -> dict[int, tuple[Any, float | None]]:
-    """Current consensus (decoded label, confidence) by item id, from the latest adjudication."""
-    st = t.item_state
-    return {
-        int(r.item_id): (None if r.label is None else json.loads(r.label), r.confidence)
-        for r in conn.execute(
-            select(st.c.item_id, st.c.label, st.c.confidence).where(st.c.project_id == project.id)
-        )
-    }
-
-
-def labeler_identities(conn: Connection, project: Project) -> dict[int, tuple[str, str, str]]:
-    """(kind, name, version) of every labeler of the project, by id."""
-    lb = t.labelers
-    return {
-        int(r.id): (r.kind, r.name, r.version)
-        for r in conn.execute(
-            select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version).where(lb.c.project_id == project.id)
-        )
-    }
-
-
-def item_contents(conn: Connection, project: Project) -> tuple[list[int], list[dict[str, Any]]]:
-    """Ids and decoded data of the project's items with content (stubs left out), id order."""
-    it = t.items
-    rows = conn.execute(
-        select(it.c.id, it.c.data)
-        .where(it.c.project_id == project.id, it.c.data != STUB_DATA)
-        .order_by(it.c.id)
-    ).all()
-    return [int(r.id) for r in rows], [json.loads(r.data) for r in rows]

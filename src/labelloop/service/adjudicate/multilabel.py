@@ -32,7 +32,9 @@ from labelloop.service.adjudicate.adjudicate import (
     adjudication_draft,
 )
 from labelloop.store import labels_multi, repo
+from labelloop.store.answers import consensus_labels, project_gold
 from labelloop.store.engine import Connection
+from labelloop.store.predictions import labeler_identities
 
 
 def is_set_method(method: str) -> bool:
@@ -84,7 +86,7 @@ def adjudicate_sets(
 
     position = {int(i): k for k, i in enumerate(items.tolist())}
     gold = np.full((len(items), len(space)), ABSTAIN, dtype=np.int64)
-    for item_id, value in labels_multi.gold_labels(conn, project).items():
+    for item_id, value in project_gold(conn, project).items():
         k = position.get(item_id)
         gold_row, ok = schema.encode([value])
         if k is not None and ok[0]:
@@ -104,7 +106,7 @@ def adjudicate_sets(
     )
     settings = aggregator.params()
     run = content_hash({"params": settings, "head": project.head_hash, "clamp_gold": clamp_gold})
-    state = labels_multi.current_states(conn, project)
+    state = {i: (c.label, c.confidence) for i, c in consensus_labels(conn, project).items()}
     per_item = np.bincount(answers.item, minlength=len(items))
     drafts = []
     changed = 0
@@ -148,7 +150,7 @@ def adjudicate_sets(
         confusions=aggregator.confusions_,
         gold=stacked_gold,
     )
-    identities = labels_multi.labeler_identities(conn, project)
+    identities = labeler_identities(conn, project, repo.LABELER_KINDS)
     answers_per_labeler = np.bincount(answers.labeler, minlength=len(labelers))
     own = aggregator.stacked_probas()[stacked.item, stacked.label]
     agreement = np.bincount(stacked.labeler, weights=own, minlength=len(labelers)) / np.maximum(

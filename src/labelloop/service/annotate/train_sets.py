@@ -22,7 +22,8 @@ from labelloop.errors import InvalidInput
 from labelloop.labelers.sklearn_sets import SetSklearnLabeler
 from labelloop.schema import Schema
 from labelloop.service.annotate.train import PROBA_DIGITS, TrainReport, record_predictions
-from labelloop.store import labels_multi, listing, repo
+from labelloop.store import listing, repo
+from labelloop.store.answers import consensus_labels, item_contents, project_gold
 from labelloop.store.engine import Connection
 
 
@@ -33,7 +34,7 @@ def current_sets(
     multi-hot rows, and the ids whose label is gold."""
     out: dict[int, Any] = {}
     sources = (
-        {i: v for i, (v, _) in labels_multi.current_states(conn, project).items()},
+        {i: c.label for i, c in consensus_labels(conn, project).items()},
         listing.latest_corrections(conn, project),
     )
     for source in sources:
@@ -42,7 +43,7 @@ def current_sets(
             if ok[0]:
                 out[item_id] = row[0]
     gold_ids: set[int] = set()
-    for item_id, value in labels_multi.gold_labels(conn, project).items():
+    for item_id, value in project_gold(conn, project).items():
         row, ok = schema.encode([value])
         if ok[0]:
             out[item_id] = row[0]
@@ -69,7 +70,9 @@ def train_sets(
     named = {} if name is None else {"name": name}
     labeler = SetSklearnLabeler(classes, estimator, text_field=text_field, **named)
     labels, gold_ids = current_sets(conn, project, schema)
-    item_ids, data = labels_multi.item_contents(conn, project)
+    contents = [x for x in item_contents(conn, project) if x.data]  # stubs have none
+    item_ids = [x.id for x in contents]
+    data = [x.data for x in contents]
     missing = [i for i, d in enumerate(data) if not isinstance(d.get(text_field), str)]
     if missing:
         raise InvalidInput(
