@@ -47,7 +47,7 @@ def test_many_threads_submitting_lose_and_duplicate_nothing(store, tmp_path):
                         )
                     with lock:
                         acknowledged.append((person, first.event_id, first.replayed))
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 failures.append(exc)
 
         threads = [threading.Thread(target=person_works, args=(p,)) for p in people]
