@@ -12,6 +12,7 @@ expert label) stays in production over the same 50 tasks, unflagged.
 from __future__ import annotations
 
 import csv
+
 from labelloop.service.annotate.submit import Submission, submit
 from labelloop.service.annotate.work import add_person, next_task, people_status
 from labelloop.service.source.imports import import_answers
@@ -25,8 +26,10 @@ GOOD = "A15L6WGIK3VU7N"  # 92 % on gold over 280 answers
 
 def rte_project(store, tmp_path):
     folder = realdata.crowd("rte")
-    gold = {r["task"]: r["label"] for r in csv.DictReader(open(folder / "gold.csv"))}
-    answers = list(csv.DictReader(open(folder / "answers.csv")))
+    with open(folder / "gold.csv", encoding="utf-8") as fh:
+        gold = {r["task"]: r["label"] for r in csv.DictReader(fh)}
+    with open(folder / "answers.csv", encoding="utf-8") as fh:
+        answers = list(csv.DictReader(fh))
     tasks = sorted(gold, key=int)
     gold_tasks = set(tasks[::4])
     truth = make_project(

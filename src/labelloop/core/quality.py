@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from labelloop.core.answers import FloatArray
+from labelloop.core.answers import Answers, FloatArray
 from labelloop.core.routing import clopper_pearson
 
 Verdict = Literal["ok", "flag", "suspend"]
@@ -201,3 +201,31 @@ def overlap_verdict(
     if float(np.max(posterior)) >= confidence:
         return "done"
     return "more" if n_answers < max_answers else "expert"
+
+
+def fit_reliabilities(answers: Answers, *, method: str = "auto") -> tuple[FloatArray, FloatArray]:
+    """Confusion matrices of the labelers and the class prior, from the aggregator ``method``
+    fitted on ``answers`` (a labeler's last answer on an item counting).
+
+    Returns
+    -------
+    confusions : array of float, shape (n_labelers, n_classes, n_classes)
+        From the fit where it has them, else one-coin matrices from its skills
+        (a labeler without a finite skill gets chance accuracy).
+    prior : array of float, shape (n_classes,)
+    """
+    from labelloop.core.aggregate import make_aggregator
+
+    k = answers.n_classes
+    model = make_aggregator(method).fit(answers.deduplicate(keep="last"))
+    pi = getattr(model, "confusions_", None)
+    if pi is None:
+        skills = np.asarray(getattr(model, "skills_", np.full(answers.n_labelers, np.nan)))
+        pi = np.stack(
+            [one_coin_confusion(float(s) if np.isfinite(s) else 1.0 / k, k) for s in skills]
+        )
+    prior = getattr(model, "priors_", None)
+    if prior is None:
+        prior = np.bincount(np.asarray(model.labels_).clip(0), minlength=k) + 1.0
+    prior = np.asarray(prior, dtype=np.float64)
+    return np.asarray(pi, dtype=np.float64), prior / prior.sum()

@@ -40,12 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.core.aggregate import make_aggregator
 from labelloop.core.answers import Answers
 from labelloop.core.provenance import content_hash
 from labelloop.core.quality import (
     Evidence,
     calibration_verdict,
+    fit_reliabilities,
     item_posterior,
     monitor_verdict,
     one_coin_confusion,
@@ -131,18 +131,8 @@ class Reliabilities:
         people, person_code = np.unique([r[1] for r in rows], return_inverse=True)
         codes = np.array([space.index(r[2]) for r in rows])
         answers = Answers(item_code, person_code, codes, len(items), len(people), len(space))
-        model = make_aggregator("auto").fit(answers.deduplicate(keep="last"))
-        pi = getattr(model, "confusions_", None)
-        skills = getattr(model, "skills_", None)
-        for code, person in enumerate(people.tolist()):
-            if pi is not None:
-                self.confusions[int(person)] = np.asarray(pi[code])
-            elif skills is not None and np.isfinite(skills[code]):
-                self.confusions[int(person)] = one_coin_confusion(float(skills[code]), len(space))
-        prior = getattr(model, "priors_", None)
-        if prior is None:
-            prior = np.bincount(np.asarray(model.labels_).clip(0), minlength=len(space)) + 1.0
-        self.prior = np.asarray(prior, dtype=np.float64) / float(np.sum(prior))
+        pi, self.prior = fit_reliabilities(answers)
+        self.confusions = {int(p): pi[c] for c, p in enumerate(people.tolist())}
 
     def posterior(
         self,
