@@ -14,6 +14,7 @@ from labelloop.service.annotate.batches import export_batch
 from labelloop.service.annotate.submit import Submission, submit
 from labelloop.service.annotate.work import (
     add_person,
+    decide,
     next_task,
     people_status,
     set_policy,
@@ -184,3 +185,23 @@ def test_adaptive_overlap_sends_disagreement_to_the_expert_whose_word_aggregate_
     consensus = consensus_labels(store, None)
     assert consensus["t0"] == "no"  # the expert's decision, not the majority's "yes"
     assert consensus["t1"] == "yes"
+
+
+def test_an_unsure_item_gets_one_more_person_and_a_reviewer_decision_stands(store, tmp_path):
+    truth = make_project(store, tmp_path, items={"t0": "hard one", "t1": "easy one"})
+    set_policy(store, None, gold_rate=0.0, early_gold_rate=0.0, overlap=2, max_overlap=3)
+    people = [add_person(store, None, n) for n in ("a", "b", "c")]
+    for p in people:
+        calibrate(store, p, truth)
+    answer = {people[0]: "yes", people[1]: "no"}
+    for p in people[:2]:
+        work(store, p, lambda text, p=p: answer[p] if text == "hard one" else "yes", prefix=f"w{p}")
+    third = next_task(store, None, people[2])  # split 1:1 after k=2: one more person
+    assert third is not None and third.data["text"] == "hard one"
+    with pytest.raises(InvalidInput, match="not in schema"):
+        decide(store, None, people[2], "t1", "perhaps")
+    with pytest.raises(NotFound):
+        decide(store, None, people[2], "t9", "no")
+    decide(store, None, people[2], "t1", "no", note="reads as a no")
+    adjudicate(store, None, method="majority_vote")
+    assert consensus_labels(store, None)["t1"] == "no"  # the reviewer's, not the crowd's

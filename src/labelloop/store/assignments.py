@@ -16,6 +16,8 @@ from labelloop.errors import NotFound
 from labelloop.store import repo
 from labelloop.store import tables as t
 
+PERSON_KINDS = t.PERSON_KINDS
+"""Labeler kinds that are people: only they get tasks."""
 ACTIVE = ("leased", "submitted")
 """Assignment statuses that hold a place in an item's overlap."""
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -422,7 +423,19 @@ def _judge_person(
             suspend_after=policy.suspend_after,
         )
         detail = {**evidence.as_dict(), "round": state.round, "threshold": policy.threshold}
+        flag = repo.EventDraft(
+            type="flag",
+            item_id=None,
+            labeler_id=labeler_id,
+            label=None,
+            schema_version_id=None,
+            source="api",
+            payload={"reason": "accuracy_below_threshold", **detail},
+        )
         if verdict == "suspend":
+            # flagged, then suspended: a person clearly below at once gets both events
+            if state.flagged_at is None:
+                drafts.append(flag)
             asg.put_annotator(
                 conn, project, asg.Annotator(labeler_id, "calibration", state.round + 1, None)
             )
@@ -431,17 +444,7 @@ def _judge_person(
             asg.put_annotator(
                 conn, project, asg.Annotator(labeler_id, "production", state.round, evidence.total)
             )
-            drafts.append(
-                repo.EventDraft(
-                    type="flag",
-                    item_id=None,
-                    labeler_id=labeler_id,
-                    label=None,
-                    schema_version_id=None,
-                    source="api",
-                    payload={"reason": "accuracy_below_threshold", **detail},
-                )
-            )
+            drafts.append(flag)
         elif verdict == "ok" and state.flagged_at is not None:
             asg.put_annotator(
                 conn, project, asg.Annotator(labeler_id, "production", state.round, None)
@@ -471,9 +474,21 @@ def submit(
     *,
     now: datetime | None = None,
 ) -> SubmissionResult:
-    """One submission in its own transaction (scripts and tests; servers use the writer)."""
+    """One submission in its own transaction (scripts and tests; servers use the writer).
+
+    Without ``cache``, the store's own cache of reliabilities for the project is used (kept
+    while the store object lives), so a submission never re-fits them all.
+    """
+    if cache is None:
+        cache = _CACHES.setdefault(store, {}).setdefault(project_name, Reliabilities())
     with store.write() as conn:
-        return submit_in(conn, project_name, sub, cache or Reliabilities(), now=now)
+        return submit_in(conn, project_name, sub, cache, now=now)
+
+
+_CACHES: weakref.WeakKeyDictionary[Store, dict[str | None, Reliabilities]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Reliabilities per store object and project for :func:`submit` (derived state only)."""
 
 
 _STOP = object()

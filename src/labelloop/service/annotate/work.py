@@ -36,7 +36,6 @@ from labelloop.schema import Schema
 from labelloop.service.project.schemas import current_schema, declared_fields
 from labelloop.store import assignments as asg
 from labelloop.store import repo
-from labelloop.store import tables as t
 from labelloop.store.engine import Connection, Store
 
 
@@ -127,9 +126,9 @@ def set_policy(store: Store, project_name: str | None, **changes: Any) -> Annota
 
 def add_person(store: Store, project_name: str | None, name: str, *, kind: str = "human") -> int:
     """The labeler id of a person (``human`` or ``expert``), created when new."""
-    if kind not in t.PERSON_KINDS:
+    if kind not in asg.PERSON_KINDS:
         raise InvalidInput(
-            f"labeler kind {kind!r} is not a person; expected one of {t.PERSON_KINDS}"
+            f"labeler kind {kind!r} is not a person; expected one of {asg.PERSON_KINDS}"
         )
     if not name.strip():
         raise InvalidInput("person name is empty; expected a non-empty name")
@@ -182,9 +181,9 @@ def _schema(conn: Connection, project: repo.Project) -> tuple[int, Schema]:
 
 def person_kind(conn: Connection, project: repo.Project, labeler_id: int) -> str:
     kind = asg.labeler_kind(conn, project, labeler_id)
-    if kind not in t.PERSON_KINDS:
+    if kind not in asg.PERSON_KINDS:
         raise InvalidInput(
-            f"labeler {labeler_id} is a {kind!r} labeler; tasks go to people {t.PERSON_KINDS}"
+            f"labeler {labeler_id} is a {kind!r} labeler; tasks go to people {asg.PERSON_KINDS}"
         )
     return kind
 
@@ -318,6 +317,47 @@ def _task(conn: Connection, held: asg.Assignment, schema: Schema) -> Task:
     return Task(held.public_id, shown, schema.version, held.expires_at)
 
 
+def decide(
+    store: Store,
+    project_name: str | None,
+    labeler_id: int,
+    item_key: str,
+    label: str,
+    *,
+    note: str | None = None,
+) -> int:
+    """A reviewer's or expert's decision on an item: an ``adjudication`` event by that
+    person (later ``labelloop aggregate`` runs keep it); the item leaves the queues.
+    Returns the event's sequence number."""
+    with store.write() as conn:
+        project = repo.get_project(conn, project_name, lock=True)
+        person_kind(conn, project, labeler_id)
+        version_id, schema = _schema(conn, project)
+        schema.check_label(label)
+        ids = repo.find_item_ids(conn, project, [item_key])
+        if item_key not in ids:
+            raise NotFound(f"project {project.name!r} has no item {item_key!r}")
+        repo.append_events(
+            conn,
+            project.name,
+            [
+                repo.EventDraft(
+                    type="adjudication",
+                    item_id=ids[item_key],
+                    labeler_id=labeler_id,
+                    label=label,
+                    schema_version_id=version_id,
+                    source="api",
+                    payload={"method": "reviewer", "confidence": 1.0, "note": note},
+                )
+            ],
+        )
+        asg.put_item_work(
+            conn, project, ids[item_key], status="decided", answers=0, label=label, confidence=1.0
+        )
+        return repo.get_project(conn, project.name).event_seq
+
+
 def people_status(store: Store, project_name: str | None) -> list[dict[str, Any]]:
     """Each person's stage, round and whether they are flagged (for admins)."""
     with store.read() as conn:
@@ -329,6 +369,7 @@ __all__ = [
     "AnnotationPolicy",
     "Task",
     "add_person",
+    "decide",
     "get_policy",
     "mark_calibration",
     "next_task",
