@@ -162,17 +162,24 @@ def test_submissions_are_idempotent_per_person_undo_corrects_and_skips_are_recor
     assert [e["corrects"] for e in project_events(store, "correction")] == [mine[0]["hash"]]
 
 
-def test_adaptive_overlap_sends_disagreement_to_the_expert_whose_word_aggregate_keeps(
-    store, tmp_path
-):
+def split_item(store, tmp_path, *, max_overlap):
+    """Three calibrated people; a and b answer "hard one" yes / no and "easy one" yes
+    (overlap 2)."""
     truth = make_project(store, tmp_path, items={"t0": "hard one", "t1": "easy one"})
-    set_policy(store, None, gold_rate=0.0, early_gold_rate=0.0, overlap=2, max_overlap=2)
+    set_policy(store, None, gold_rate=0.0, early_gold_rate=0.0, overlap=2, max_overlap=max_overlap)
     people = [add_person(store, None, n) for n in ("a", "b", "c")]
     for p in people:
         calibrate(store, p, truth)
     answer = {people[0]: "yes", people[1]: "no"}
     for p in people[:2]:
         work(store, p, lambda text, p=p: answer[p] if text == "hard one" else "yes", prefix=f"w{p}")
+    return people
+
+
+def test_adaptive_overlap_sends_disagreement_to_the_expert_whose_word_aggregate_keeps(
+    store, tmp_path
+):
+    people = split_item(store, tmp_path, max_overlap=2)
     # both items had their 2 answers: the easy one is done, the split one goes to the expert
     assert next_task(store, None, people[2]) is None
     expert = add_person(store, None, "eve", kind="expert")
@@ -188,14 +195,7 @@ def test_adaptive_overlap_sends_disagreement_to_the_expert_whose_word_aggregate_
 
 
 def test_an_unsure_item_gets_one_more_person_and_a_reviewer_decision_stands(store, tmp_path):
-    truth = make_project(store, tmp_path, items={"t0": "hard one", "t1": "easy one"})
-    set_policy(store, None, gold_rate=0.0, early_gold_rate=0.0, overlap=2, max_overlap=3)
-    people = [add_person(store, None, n) for n in ("a", "b", "c")]
-    for p in people:
-        calibrate(store, p, truth)
-    answer = {people[0]: "yes", people[1]: "no"}
-    for p in people[:2]:
-        work(store, p, lambda text, p=p: answer[p] if text == "hard one" else "yes", prefix=f"w{p}")
+    people = split_item(store, tmp_path, max_overlap=3)
     third = next_task(store, None, people[2])  # split 1:1 after k=2: one more person
     assert third is not None and third.data["text"] == "hard one"
     with pytest.raises(InvalidInput, match="not in schema"):

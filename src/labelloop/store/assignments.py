@@ -485,22 +485,6 @@ def put_item_work(
         )
 
 
-def items_in_work(conn: Connection, project: repo.Project, item_ids: Sequence[int]) -> set[int]:
-    """Those of ``item_ids`` whose overlap is still open (more people will answer them)."""
-    w = t.item_work
-    found: set[int] = set()
-    for chunk in repo._chunks(sorted(set(item_ids))):
-        found.update(
-            int(i)
-            for i in conn.execute(
-                select(w.c.item_id).where(
-                    w.c.project_id == project.id, w.c.status == "open", w.c.item_id.in_(chunk)
-                )
-            ).scalars()
-        )
-    return found
-
-
 def person_decided_items(conn: Connection, project: repo.Project) -> set[int]:
     """Items whose latest adjudication came from a person (reviewer or expert)."""
     st, ev = t.item_state, t.events

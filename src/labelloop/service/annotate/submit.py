@@ -423,15 +423,7 @@ def _judge_person(
             suspend_after=policy.suspend_after,
         )
         detail = {**evidence.as_dict(), "round": state.round, "threshold": policy.threshold}
-        flag = repo.EventDraft(
-            type="flag",
-            item_id=None,
-            labeler_id=labeler_id,
-            label=None,
-            schema_version_id=None,
-            source="api",
-            payload={"reason": "accuracy_below_threshold", **detail},
-        )
+        flag = _person_event(labeler_id, "flag", {"reason": "accuracy_below_threshold", **detail})
         if verdict == "suspend":
             # flagged, then suspended: a person clearly below at once gets both events
             if state.flagged_at is None:
@@ -455,14 +447,19 @@ def _judge_person(
 
 
 def _status_event(labeler_id: int, status: str, evidence: dict[str, Any]) -> repo.EventDraft:
+    return _person_event(labeler_id, "labeler_status", {"status": status, "evidence": evidence})
+
+
+def _person_event(labeler_id: int, type: str, payload: dict[str, Any]) -> repo.EventDraft:
+    """A project-level event about a person (no item, no schema)."""
     return repo.EventDraft(
-        type="labeler_status",
+        type=type,
         item_id=None,
         labeler_id=labeler_id,
         label=None,
         schema_version_id=None,
         source="api",
-        payload={"status": status, "evidence": evidence},
+        payload=payload,
     )
 
 
