@@ -1,5 +1,5 @@
-"""The single writer: many threads submitting at once lose and duplicate nothing (SQLite and
-PostgreSQL, by --backend); a bad submission fails alone, not its group."""
+"""The single writer: many threads taking tasks and submitting at once lose and duplicate
+nothing (SQLite and PostgreSQL, by --backend); a bad submission fails alone, not its group."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from labelloop.errors import InvalidInput
 from labelloop.service.annotate.submit import Submission, SubmissionWriter
-from labelloop.service.annotate.work import add_person, next_task, set_policy
+from labelloop.service.annotate.work import add_person, set_policy
 from labelloop.service.project.status import project_status
 from tests.service.work_helpers import make_project
 
@@ -32,7 +32,7 @@ def test_many_threads_submitting_lose_and_duplicate_nothing(store, tmp_path):
         def person_works(person: int) -> None:
             try:
                 for n in range(TASKS):
-                    task = next_task(store, None, person)
+                    task = writer.next_task(person, timeout=60)
                     if task is None:
                         return
                     label = truth.get(task.data["text"], "yes")

@@ -33,7 +33,7 @@ import queue
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,9 +56,11 @@ from labelloop.errors import Conflict, InvalidInput, LabelloopError, NotFound
 from labelloop.schema import MultiLabelSchema, Schema
 from labelloop.service.annotate.work import (
     AnnotationPolicy,
+    Task,
     _schema,
     annotator,
     load_policy,
+    next_task_in,
     person_kind,
 )
 from labelloop.store import assignments as asg
@@ -492,8 +494,13 @@ _STOP = object()
 
 
 class SubmissionWriter:
-    """The single writer: :meth:`submit` from any thread; returns after the group holding
-    the submission committed (or raises its error)."""
+    """The single writer of a project: :meth:`submit` and :meth:`next_task` from any
+    thread; each returns after the group holding it committed (or raises its error).
+
+    Leases go through it too: on SQLite every write then uses one connection, so callers
+    never wait on the database lock (they wait in the queue, and a group's one commit
+    acknowledges all of them).
+    """
 
     def __init__(self, store: Store, project_name: str | None, *, max_group: int = 500) -> None:
         self.store = store
@@ -506,8 +513,22 @@ class SubmissionWriter:
         self._thread.start()
 
     def submit(self, sub: Submission, timeout: float | None = None) -> SubmissionResult:
-        future: Future[SubmissionResult] = Future()
-        self._queue.put((sub, future))
+        result: SubmissionResult = self._call(
+            lambda conn: submit_in(conn, self.project_name, sub, self.cache), timeout
+        )
+        return result
+
+    def next_task(
+        self, labeler_id: int, *, now: datetime | None = None, timeout: float | None = None
+    ) -> Task | None:
+        task: Task | None = self._call(
+            lambda conn: next_task_in(conn, self.project_name, labeler_id, now=now), timeout
+        )
+        return task
+
+    def _call(self, job: Callable[[Connection], Any], timeout: float | None) -> Any:
+        future: Future[Any] = Future()
+        self._queue.put((job, future))
         return future.result(timeout)
 
     def close(self) -> None:
@@ -544,15 +565,17 @@ class SubmissionWriter:
         finally:
             conn.close()
 
-    def _write(self, conn: Connection, group: list[tuple[Submission, Future[Any]]]) -> None:
-        outcomes: list[SubmissionResult | BaseException] = []
+    def _write(
+        self, conn: Connection, group: list[tuple[Callable[[Connection], Any], Future[Any]]]
+    ) -> None:
+        outcomes: list[Any] = []
         since = self.cache.since_fit
         try:
             with conn.begin():
-                for sub, _ in group:
+                for job, _ in group:
                     try:
                         with conn.begin_nested():
-                            outcomes.append(submit_in(conn, self.project_name, sub, self.cache))
+                            outcomes.append(job(conn))
                     except LabelloopError as exc:
                         outcomes.append(exc)
         except BaseException as exc:  # the commit failed: nothing of the group was written
@@ -562,7 +585,7 @@ class SubmissionWriter:
             return
         self.groups += 1
         for (_, future), outcome in zip(group, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, LabelloopError):
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)

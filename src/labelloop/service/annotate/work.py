@@ -205,21 +205,29 @@ def next_task(
     store: Store, project_name: str | None, labeler_id: int, *, now: datetime | None = None
 ) -> Task | None:
     """The person's current task, or a new lease (see module notes); None when there is
-    nothing for them now."""
-    moment = now or datetime.now(UTC)
+    nothing for them now. (A server hands out tasks through its
+    :class:`~labelloop.service.annotate.submit.SubmissionWriter` instead.)"""
     with store.write() as conn:
-        project = repo.get_project(conn, project_name, lock=True)
-        kind = person_kind(conn, project, labeler_id)
-        _, schema = _schema(conn, project)
-        stamp = _stamp(moment)
-        asg.expire_leases(conn, project, stamp)
-        held = asg.open_lease(conn, project, labeler_id)
+        return next_task_in(conn, project_name, labeler_id, now=now)
+
+
+def next_task_in(
+    conn: Connection, project_name: str | None, labeler_id: int, *, now: datetime | None = None
+) -> Task | None:
+    """:func:`next_task` inside the caller's write transaction."""
+    moment = now or datetime.now(UTC)
+    project = repo.get_project(conn, project_name, lock=True)
+    kind = person_kind(conn, project, labeler_id)
+    _, schema = _schema(conn, project)
+    stamp = _stamp(moment)
+    asg.expire_leases(conn, project, stamp)
+    held = asg.open_lease(conn, project, labeler_id)
+    if held is None:
+        policy = load_policy(conn, project)
+        held = _new_lease(conn, project, labeler_id, kind, policy, moment)
         if held is None:
-            policy = load_policy(conn, project)
-            held = _new_lease(conn, project, labeler_id, kind, policy, moment)
-            if held is None:
-                return None
-        return _task(conn, held, schema)
+            return None
+    return _task(conn, held, schema)
 
 
 def _new_lease(
