@@ -729,7 +729,8 @@ def close_batch_items(
     """Mark queued / in-flight batch items done when appended events label them.
 
     An item's work is done when it gets a gold label or an answer (or correction) of a
-    person (:data:`tables.PERSON_KINDS`); model, LLM, rule and aggregate events leave it
+    person (:data:`tables.PERSON_KINDS`), unless adaptive overlap still waits for more
+    people (its ``item_work`` is open); model, LLM, rule and aggregate events leave it
     queued; project-level events have no item. ``rows`` are (type, item_id, labeler_id) of
     the appended events. Returns how many batch items were closed.
     """
@@ -757,6 +758,8 @@ def close_batch_items(
             ).scalars()
         )
         items.update(item for item, labeler in answered if labeler in people)
+    # items under adaptive overlap stay open until enough people answered (item_work)
+    items -= _items_in_overlap(conn, project, items)
     closed = 0
     for chunk in _chunks(sorted(items)):
         closed += conn.execute(
@@ -769,6 +772,21 @@ def close_batch_items(
             .values(status="done")
         ).rowcount
     return closed
+
+
+def _items_in_overlap(conn: Connection, project: Project, items: set[int]) -> set[int]:
+    w = t.item_work
+    found: set[int] = set()
+    for chunk in _chunks(sorted(items)):
+        found.update(
+            int(i)
+            for i in conn.execute(
+                select(w.c.item_id).where(
+                    w.c.project_id == project.id, w.c.status == "open", w.c.item_id.in_(chunk)
+                )
+            ).scalars()
+        )
+    return found
 
 
 def _event_ids_by_seq(conn: Connection, project: Project, seqs: Sequence[int]) -> dict[int, int]:

@@ -192,3 +192,65 @@ batch_items = Table(  # status is derived work state (queued -> in_flight -> don
 BATCH_KINDS = ("sample", "route", "audit")
 BATCH_ITEM_STATUSES = ("queued", "in_flight", "done")
 OPEN_BATCH_ITEM_STATUSES = ("queued", "in_flight")
+
+
+# ---------------------------------------------------------------- people at work (assignments)
+
+annotation_policies = Table(  # one row per project; absent = defaults (service.annotate.work)
+    "annotation_policies",
+    metadata,
+    Column("project_id", ID, ForeignKey("projects.id"), primary_key=True),
+    Column("params", Text, nullable=False),  # canonical JSON of the policy
+    Column("updated_at", String(32), nullable=False),
+)
+
+annotators = Table(  # derived: a person's stage, from their latest labeler_status event
+    "annotators",
+    metadata,
+    Column("labeler_id", ID, ForeignKey("labelers.id"), primary_key=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("stage", String(16), nullable=False),  # ANNOTATOR_STAGES
+    Column("round", Integer, nullable=False),  # calibration round (1, 2, ... after suspension)
+    Column("flagged_at", Integer, nullable=True),  # graded answers when flagged; None: not
+    Column("updated_at", String(32), nullable=False),
+)
+
+assignments = Table(  # work state: one row per (person, item) ever handed out
+    "assignments",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("public_id", String(32), nullable=False, unique=True),  # random, opaque
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("item_id", ID, ForeignKey("items.id"), nullable=False),
+    Column("labeler_id", ID, ForeignKey("labelers.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # ASSIGNMENT_KINDS
+    Column("round", Integer, nullable=False),
+    Column("batch_item_id", ID, ForeignKey("batch_items.id"), nullable=True),
+    Column("status", String(16), nullable=False),  # ASSIGNMENT_STATUSES
+    Column("leased_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("closed_at", String(32), nullable=True),
+    Column("event_id", ID, ForeignKey("events.id"), nullable=True),  # the answer
+    Column("correct", Boolean, nullable=True),  # gold and calibration: answer equals gold
+    UniqueConstraint("labeler_id", "item_id", name="uq_assignments_labeler_item"),
+    Index("ix_assignments_project_item", "project_id", "item_id"),
+    Index("ix_assignments_project_status", "project_id", "status"),
+)
+
+item_work = Table(  # derived: how far an item is in adaptive overlap
+    "item_work",
+    metadata,
+    Column("item_id", ID, ForeignKey("items.id"), primary_key=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # ITEM_WORK_STATUSES
+    Column("answers", Integer, nullable=False),
+    Column("label", Text, nullable=True),  # canonical JSON of the posterior's top class
+    Column("confidence", Float, nullable=True),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_item_work_project_status", "project_id", "status"),
+)
+
+ANNOTATOR_STAGES = ("calibration", "production")
+ASSIGNMENT_KINDS = ("calibration", "gold", "work", "expert")
+ASSIGNMENT_STATUSES = ("leased", "submitted", "skipped", "expired")
+ITEM_WORK_STATUSES = ("open", "done", "expert", "decided")

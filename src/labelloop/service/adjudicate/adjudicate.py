@@ -2,7 +2,8 @@
 
 One write transaction: read every answer (and correction) event, apply the stated rule for
 repeated answers (a labeler's last answer on an item counts), fit the chosen aggregator,
-and append an adjudication event for each item whose inferred label or confidence changed.
+and append an adjudication event for each item whose inferred label or confidence changed,
+except items whose latest adjudication is a person's (a reviewer or expert decided them).
 The event's provenance names the method, its version and parameters; the item's current
 label (derived state) follows the latest adjudication.
 """
@@ -23,6 +24,7 @@ from labelloop.errors import InvalidInput
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import answers as stored
 from labelloop.store import repo
+from labelloop.store.assignments import person_decided_items
 from labelloop.store.engine import Store
 
 CONFIDENCE_DIGITS = 6
@@ -171,10 +173,11 @@ def adjudicate(
         )
         state = stored.consensus_labels(conn, project)
         per_item = answers.answers_per_item()
+        decided = person_decided_items(conn, project)  # a reviewer's or expert's word stands
         drafts = []
         changed = 0
         for k, item_id in enumerate(items.tolist()):
-            if labels[k] == ABSTAIN:
+            if labels[k] == ABSTAIN or item_id in decided:
                 continue
             label = space.labels[int(labels[k])]
             old = state.get(item_id)

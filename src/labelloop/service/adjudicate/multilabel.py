@@ -33,6 +33,7 @@ from labelloop.service.adjudicate.adjudicate import (
 )
 from labelloop.store import labels_multi, repo
 from labelloop.store.answers import consensus_labels, project_gold
+from labelloop.store.assignments import person_decided_items
 from labelloop.store.engine import Connection
 from labelloop.store.predictions import labeler_identities
 
@@ -108,10 +109,11 @@ def adjudicate_sets(
     run = content_hash({"params": settings, "head": project.head_hash, "clamp_gold": clamp_gold})
     state = {i: (c.label, c.confidence) for i, c in consensus_labels(conn, project).items()}
     per_item = np.bincount(answers.item, minlength=len(items))
+    decided = person_decided_items(conn, project)  # a reviewer's or expert's word stands
     drafts = []
     changed = 0
     for k, item_id in enumerate(items.tolist()):
-        if not aggregator.answered_[k]:
+        if not aggregator.answered_[k] or item_id in decided:
             continue
         label = schema.decode(labels[k])
         conf = float(confidence[k])

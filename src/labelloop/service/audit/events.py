@@ -386,5 +386,5 @@ def _draft(
         payload=payload,
         is_calibration=event["type"] == "gold"
         and isinstance(payload, dict)
-        and payload.get("from") == "schema",
+        and payload.get("from") in ("schema", "calibration"),
     )
