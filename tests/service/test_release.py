@@ -331,3 +331,35 @@ def test_a_fully_recomputed_rewrite_is_caught_by_the_published_checkpoint(store,
     assert verdict.message.startswith("history was rewritten: events ")
     first, last = verdict.message.split("events ")[1].split(" ")[0].split("..")
     assert int(first) <= seq <= int(last) <= size
+
+
+# ---------------------------------------------------------------- export
+
+
+def test_export_is_bit_identical_and_swapped_in_whole(store, tmp_path):
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    from labelloop.service.release.export import export_release
+
+    release(store, tmp_path, "v1")
+    out = tmp_path / "exports"
+    first = export_release(store, None, "v1", "parquet", out)
+    current = Path(first.path)
+    data = (current / "labels.parquet").read_bytes()
+    manifest = json.loads((current / "manifest.json").read_text())
+    assert manifest["files"]["labels.parquet"]["sha256"] == hashlib.sha256(data).hexdigest()
+    table = pq.read_table(current / "labels.parquet").to_pylist()
+    assert [r["item"] for r in table] == ["t1", "t2", "t3"]
+    assert table[0]["labeler_kinds"] == ["human"] * 3
+    assert [x.split(":")[1] for x in table[0]["labelers"]] == ["ann", "bob", "cat"]
+    assert dict(table[0]["soft_label"]) == pytest.approx({"ham": 1 / 3, "spam": 2 / 3}, abs=1e-6)
+    again = export_release(store, None, "v1", "parquet", out)
+    assert again.sha256 == first.sha256 and (current / "labels.parquet").read_bytes() == data
+    lines = export_release(store, None, "v1", "jsonl", out)
+    rows = [json.loads(x) for x in Path(lines.path, "labels.jsonl").read_text().splitlines()]
+    assert {r["item"]: r["label"] for r in rows} == {"t1": "spam", "t2": "ham", "t3": "ham"}
+    assert sorted(p.name for p in out.iterdir()) == [".versions", "v1-jsonl", "v1-parquet"]
+    with pytest.raises(InvalidInput, match="format 'xml' is unknown"):
+        export_release(store, None, "v1", "xml", out)

@@ -177,6 +177,29 @@ def release_diff(
         )
 
 
+@release_app.command("export")
+def release_export(
+    name: Annotated[str, typer.Argument(help="Release name.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder of exports (created if missing).")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or parquet.")] = "parquet",
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a release's labels and manifest into a new versioned folder and make it
+    current (OUT/NAME-FORMAT) in one rename; the same release always gives the same bytes."""
+    from labelloop.service.release.export import export_release
+
+    with open_workspace() as ws:
+        report = export_release(ws.store, project, name, fmt, out)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    typer.echo(
+        f"{report.rows:,} labels of release {name!r} -> {report.path} "
+        f"(sha256 {report.sha256[:16]})"
+    )
+
+
 @key_app.command("init")
 def key_init(
     rotate: Annotated[

@@ -247,3 +247,14 @@ def event_seq_of(conn: Connection, project: Project, event_id: int) -> tuple[int
     if row is None:
         raise NotFound(f"project {project.name!r} has no event with id {event_id}")
     return int(row.seq), row.hash
+
+
+def answer_provenance(conn: Connection, project: Project) -> dict[int, tuple[str, str, str]]:
+    """Per answer or correction event seq: (labeler ``kind:name:version``, kind, created_at)."""
+    ev, lb = t.events, t.labelers
+    rows = conn.execute(
+        select(ev.c.seq, lb.c.kind, lb.c.name, lb.c.version, ev.c.created_at)
+        .join(lb, lb.c.id == ev.c.labeler_id)
+        .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
+    )
+    return {int(r.seq): (f"{r.kind}:{r.name}:{r.version}", r.kind, r.created_at) for r in rows}
