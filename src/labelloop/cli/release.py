@@ -195,8 +195,7 @@ def release_export(
         print_json(report.as_dict())
         return
     typer.echo(
-        f"{report.rows:,} labels of release {name!r} -> {report.path} "
-        f"(sha256 {report.sha256[:16]})"
+        f"{report.rows:,} labels of release {name!r} -> {report.path} (sha256 {report.sha256[:16]})"
     )
 
 
