@@ -94,6 +94,14 @@ def extend_tree(
     return frontier
 
 
+def tree_size(conn: Connection, project_id: int) -> int:
+    """Events in the project's stored tree (0 before it has one)."""
+    size = conn.execute(
+        select(t.merkle_frontiers.c.size).where(t.merkle_frontiers.c.project_id == project_id)
+    ).scalar()
+    return 0 if size is None else int(size)
+
+
 def current_tree(conn: Connection, project: Project) -> Frontier:
     """The project's tree over all its events (caught up first if it lags)."""
     frontier = _frontier_row(conn, project.id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from labelloop.core.release import (
     labels_digest,
 )
 from labelloop.errors import Conflict, InvalidInput
+from labelloop.formats.files import atomic_path, fsync_file
 from labelloop.schema import MultiLabelSchema
 from labelloop.service.project.schemas import current_schema
 from labelloop.service.release.keys import signing_key
@@ -307,15 +307,10 @@ def create_release(
 
 
 def write_checkpoint_file(path: Path, body: dict[str, Any]) -> None:
-    """Write ``body`` as indented JSON, whole or not at all (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(body, indent=2, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``body`` as indented JSON, whole or not at all (fsynced, then renamed)."""
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        fsync_file(tmp)
 
 
 def _aggregate(
