@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from labelloop.core.checkpoint import Checkpoint, public_key_of, sign_checkpoint
 from labelloop.core.merkle import event_leaf, root_of
 from labelloop.core.provenance import event_hash
-from labelloop.errors import ConfigError, Conflict, InvalidInput
+from labelloop.errors import ConfigError, Conflict, InvalidInput, NotFound
 from labelloop.service.project.schemas import apply_schema_file
 from labelloop.service.project.status import verify_chain
 from labelloop.service.release.keys import create_key, export_key, init_key, key_path
@@ -363,3 +363,16 @@ def test_export_is_bit_identical_and_swapped_in_whole(store, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [".versions", "v1-jsonl", "v1-parquet"]
     with pytest.raises(InvalidInput, match="format 'xml' is unknown"):
         export_release(store, None, "v1", "xml", out)
+
+
+def test_a_project_made_before_keys_gets_one_with_key_init(database_url, tmp_path):
+    s = Store(database_url)
+    s.migrate()
+    with s.write() as conn:
+        repo.create_project(conn, "old")  # no key, as before this version
+    apply_schema_file(s, None, schema_file(tmp_path))
+    import_answers(s, None, answers_file(tmp_path, ANSWERS))
+    with pytest.raises(NotFound, match="no checkpoint key; create one with `labelloop key init`"):
+        release(s, tmp_path, "v1")
+    assert init_key(s, tmp_path, None).created
+    assert verify_release(s, None, release(s, tmp_path, "v1")["name"]).ok
