@@ -95,6 +95,7 @@ CASES: dict[tuple[str, str], Case] = {
         ".yaml", lambda f: ["init", "other", "--schema", f], writes=True, fresh=True
     ),
     ("verify", "events"): Case(".jsonl", lambda f: ["verify", "--events", f]),
+    ("verify", "checkpoint"): Case(".jsonl", lambda f: ["verify", "--checkpoint", f]),
     ("aggregate", "answers"): Case(".csv", lambda f: ["aggregate", f, "--json"]),
     ("aggregate", "gold"): Case(".csv", lambda f: ["aggregate", "ANSWERS", "--gold", f, "--json"]),
     ("agreement", "answers"): Case(".csv", lambda f: ["agreement", f]),
@@ -123,6 +124,9 @@ OUTPUTS = {
     ("telemetry import", "rejects"),
     ("batch export", "out"),
     ("events export", "path"),
+    ("key export", "out"),
+    ("release create", "checkpoint_out"),
+    ("release export", "out"),
 }
 
 

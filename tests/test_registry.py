@@ -85,8 +85,12 @@ def test_every_builtin_labeler_follows_the_labeler_protocol() -> None:
     assert built["llm.v1"].name == "tiny-model" and built["llm.v1"].version.startswith("p")
 
 
-def test_exporters_are_a_kind_without_builtins_yet() -> None:
+def test_release_exporters_are_registered() -> None:
     assert registry.registry("exporter") is registry.exporters
+    assert {"jsonl.v1", "parquet.v1"} <= set(registry.exporters)
+    assert registry.exporters.make("parquet").file_name == "labels.parquet"
+    with pytest.raises(NotFound, match=r"did you mean 'jsonl'"):
+        registry.exporters.resolve("jsonlines")
     assert registry.registry("exporters") is registry.exporters  # the plural reads naturally
     with pytest.raises(NotFound, match=r"unknown plugin kind 'samplr'.*did you mean 'sampler'"):
         registry.registry("samplr")
@@ -315,7 +319,7 @@ def test_plugins_command_lists_every_kind(cli, monkeypatch: pytest.MonkeyPatch) 
     lines = text.out.splitlines()
     assert all(len(line) <= 80 for line in lines)
     kinds = {line.split()[0] for line in lines}
-    assert kinds == {"aggregator", "set_aggregator", "sampler", "labeler"}  # no exporter yet
+    assert kinds == {"aggregator", "set_aggregator", "sampler", "labeler", "exporter"}
     assert any(line.split()[1] == "auto.v1" for line in lines)  # an older version: no mark
     assert any(line.split()[1] == "auto.v2*" for line in lines)
     out = json.loads(cli("plugins", "sampler", "--json").out)

@@ -88,7 +88,10 @@ BUILTINS: dict[str, dict[str, str]] = {
         "llm.v1": "labelloop.labelers.llm:LLMLabeler",
         "rules.v1": "labelloop.labelers.rules:LabelingFunction",
     },
-    "exporter": {},
+    "exporter": {
+        "jsonl.v1": "labelloop.formats.release_files:JsonlExporter",
+        "parquet.v1": "labelloop.formats.release_files:ParquetExporter",
+    },
 }
 """Built-in plugins per kind: registry name -> ``module:attr`` (imported on first use)."""
 

@@ -83,7 +83,7 @@ def project_create(
     from labelloop.service.project.workspace import create_project
 
     with open_workspace() as ws:
-        project, applied = create_project(ws.store, name, schema)
+        project, applied = create_project(ws.store, name, schema, ws.root)
     if as_json:
         print_json(
             {
@@ -333,11 +333,32 @@ def verify(
             help="Verify this file from `labelloop events export` instead (no workspace needed).",
         ),
     ] = None,
+    release: Annotated[
+        str | None,
+        typer.Option("--release", help="Recompute this release's signed root; check it."),
+    ] = None,
+    event: Annotated[
+        int | None,
+        typer.Option("--event", help="Print and check this event id's inclusion proof."),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint", help="Check that the log only grew since this published checkpoint."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute the provenance hash chain; exit 1 naming the first broken event (or line)."""
+    """Recompute the provenance hash chain; exit 1 naming the first broken event (or line).
+
+    With --release, --event or --checkpoint: check a release, an inclusion proof, or the
+    consistency of a published checkpoint with the log now.
+    """
     if events is not None:
         _verify_file(events, as_json)
+        return
+    if release is not None or event is not None or checkpoint is not None:
+        _verify_release_stage(project, release, event, checkpoint, as_json)
         return
     from labelloop.service.project.status import verify_chain
 
@@ -355,6 +376,36 @@ def verify(
         )
         typer.echo(f"BROKEN at {where}: {result.reason}", err=True)
     if not result.ok:
+        raise typer.Exit(1)
+
+
+def _verify_release_stage(
+    project: str | None,
+    release: str | None,
+    event: int | None,
+    checkpoint: Path | None,
+    as_json: bool,
+) -> None:
+    from labelloop.service.release import verify as v
+
+    verdicts = []
+    with open_workspace() as ws:
+        if release is not None:
+            verdicts.append(v.verify_release(ws.store, project, release))
+        if event is not None:
+            verdicts.append(v.verify_event(ws.store, project, event))
+        if checkpoint is not None:
+            verdicts.append(v.verify_checkpoint_file(ws.store, project, checkpoint))
+    if as_json:
+        print_json({"ok": all(x.ok for x in verdicts), "checks": [x.as_dict() for x in verdicts]})
+    for x in verdicts:
+        if not as_json:
+            typer.echo(f"{'ok' if x.ok else 'BROKEN'}: {x.message}", err=not x.ok)
+            proof = x.details.get("proof")
+            if x.ok and proof:
+                for h in proof:
+                    typer.echo(f"  {h}")
+    if not all(x.ok for x in verdicts):
         raise typer.Exit(1)
 
 

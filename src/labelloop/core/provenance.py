@@ -271,6 +271,7 @@ def find_line_break(
     *,
     expected_events: int | None = None,
     expected_head: str | None = None,
+    unit: str = "line",
 ) -> LineBreak | None:
     """First broken line of an exported chain, or ``None`` when it all verifies.
 
@@ -282,6 +283,9 @@ def find_line_break(
     expected_events, expected_head : optional
         What the file's header records: a chain that verifies but ends early is
         ``truncated``.
+    unit : str
+        The word messages name a position with ("line"; "event" for stored events numbered
+        by seq).
 
     Notes
     -----
@@ -313,15 +317,15 @@ def find_line_break(
         last_line = number
         if event is None or not isinstance(event.get("hash"), str):
             return LineBreak(
-                number, "format", f"line {number}: not an event line (the line was altered)"
+                number, "format", f"{unit} {number}: not an event line (the line was altered)"
             )
         if event.get("prev_hash") != expected_prev:
-            return _prev_hash_break(number, event, expected_seq, expected_prev, stream)
+            return _prev_hash_break(number, event, expected_seq, expected_prev, stream, unit)
         if content_hash(hashed_part(event)) != event["hash"]:
             return LineBreak(
                 number,
                 "altered",
-                f"line {number}: hash does not match the line's content (the event was altered)",
+                f"{unit} {number}: hash does not match its content (the event was altered)",
             )
         expected_prev = event["hash"]
         seq = event.get("seq")
@@ -333,7 +337,7 @@ def find_line_break(
         return LineBreak(
             last_line + 1,
             "truncated",
-            f"line {last_line + 1}: the file ends after {count} events but its header records "
+            f"{unit} {last_line + 1}: the file ends after {count} events but its header records "
             f"{expected_events} ending in {str(expected_head)[:12]} (events at the end were "
             "removed)",
         )
@@ -346,9 +350,10 @@ def _prev_hash_break(
     expected_seq: int,
     expected_prev: str,
     rest: Iterator[tuple[int, Mapping[str, Any] | None]],
+    unit: str = "line",
 ) -> LineBreak:
     """Why ``event`` does not follow the previous line: reordered, missing or altered."""
-    head = f"line {number}: prev_hash does not match the previous event's hash"
+    head = f"{unit} {number}: prev_hash does not match the previous event's hash"
     seq = event.get("seq")
     for later, other in rest:
         if other is not None and (
@@ -357,7 +362,7 @@ def _prev_hash_break(
             return LineBreak(
                 number,
                 "reordered",
-                f"{head}; event {expected_seq} is at line {later} (events were reordered)",
+                f"{head}; event {expected_seq} is at {unit} {later} (events were reordered)",
             )
     if isinstance(seq, int) and seq > expected_seq:
         gap = (

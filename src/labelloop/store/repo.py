@@ -706,6 +706,9 @@ def append_events(
         return 0
     for chunk in _chunks(rows, 10_000):
         bulk_insert(conn, "events", EVENT_COLUMNS, chunk)
+    from labelloop.store.checkpoints import extend_tree  # it builds on this module
+
+    extend_tree(conn, project.id, project.event_seq, [r[16] for r in rows])
     conn.execute(
         update(t.projects)
         .where(t.projects.c.id == project.id)

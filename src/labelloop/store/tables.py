@@ -254,3 +254,60 @@ ANNOTATOR_STAGES = ("calibration", "production")
 ASSIGNMENT_KINDS = ("calibration", "gold", "work", "expert")
 ASSIGNMENT_STATUSES = ("leased", "submitted", "skipped", "expired")
 ITEM_WORK_STATUSES = ("open", "done", "expert", "decided")
+
+# ---------------------------------------------------------------- checkpoints and releases
+
+merkle_frontiers = Table(  # derived: the RFC 6962 tree over the project's events, so far
+    "merkle_frontiers",
+    metadata,
+    Column("project_id", ID, ForeignKey("projects.id"), primary_key=True),
+    Column("size", BigInteger, nullable=False),  # events in the tree
+    Column("hashes", Text, nullable=False),  # hex roots of its perfect subtrees, largest first
+)
+
+merkle_nodes = Table(  # derived: roots of complete subtrees of 2**level events (level >= 8)
+    "merkle_nodes",
+    metadata,
+    Column("project_id", ID, ForeignKey("projects.id"), primary_key=True),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
+project_keys = Table(  # public halves of the projects' Ed25519 checkpoint keys
+    "project_keys",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("key_id", String(64), nullable=False),  # hex SHA-256 of the raw public key
+    Column("public_key", String(64), nullable=False),  # raw 32 bytes, hex
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("project_id", "key_id", name="uq_project_keys_project_key"),
+)
+
+releases = Table(  # dataset versions; each is also a `release` event (event_id)
+    "releases",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("event_id", ID, ForeignKey("events.id"), nullable=False),
+    Column("parent_id", ID, ForeignKey("releases.id"), nullable=True),
+    Column("body", Text, nullable=False),  # canonical JSON: the release event's payload
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_releases_project_name"),
+)
+
+release_labels = Table(  # one final label per item of a release
+    "release_labels",
+    metadata,
+    Column("release_id", ID, ForeignKey("releases.id"), primary_key=True),
+    Column("item_id", ID, ForeignKey("items.id"), primary_key=True),
+    Column("label", Text, nullable=False),  # canonical JSON
+    Column("confidence", Float, nullable=True),
+    Column("soft_label", Text, nullable=True),  # canonical JSON {label: probability}
+    Column("source", String(16), nullable=False),  # gold | correction | aggregate
+    Column("event_seq", BigInteger, nullable=True),  # the gold / correction event
+    Column("answers", Text, nullable=False),  # canonical JSON: seqs of the answers used
+    Column("split", String(16), nullable=False),
+)

@@ -15,13 +15,14 @@ from pathlib import Path
 from labelloop.errors import ConfigError
 from labelloop.schema import load_schema
 from labelloop.service.project.schemas import SchemaApplied, apply_schema
+from labelloop.service.release.keys import create_key
 from labelloop.settings import get_settings
 from labelloop.store import listing, repo
 from labelloop.store.engine import Store
 
 WORKSPACE_FILE = "labelloop.toml"
 KEY_DIR = ".labelloop"
-SECRET_KEY_FILE = "secret.key"
+SECRET_KEY_FILE = "secret.key"  # checkpoint keys: service.release.keys
 """Random 32-byte key (hex) for signing release manifests and API tokens; mode 0600."""
 
 
@@ -101,6 +102,7 @@ def _init_workspace(
         project = repo.create_project(conn, project_name)
         if schema is not None and schema_path is not None:
             applied = apply_schema(conn, project, schema, schema_path)
+        create_key(conn, root, project)
     key_dir = root / KEY_DIR
     key_dir.mkdir(exist_ok=True)
     key_path = key_dir / SECRET_KEY_FILE
@@ -141,15 +143,18 @@ def open_workspace(start: Path | None = None) -> Workspace:
 
 
 def create_project(
-    store: Store, name: str, schema_path: Path | None = None
+    store: Store, name: str, schema_path: Path | None = None, root: Path | None = None
 ) -> tuple[repo.Project, SchemaApplied | None]:
-    """Add a project to the workspace (with its schema file applied, in one transaction)."""
+    """Add a project to the workspace (with its schema file applied, and its checkpoint key
+    when the workspace has a folder ``root``, in one transaction)."""
     schema = None if schema_path is None else load_schema(schema_path)  # validated first
     with store.write() as conn:
         project = repo.create_project(conn, name)
         applied = None
         if schema is not None and schema_path is not None:
             applied = apply_schema(conn, project, schema, schema_path)
+        if root is not None:
+            create_key(conn, root, project)
     return project, applied
 
 

@@ -1,0 +1,1 @@
+"""Release: dataset versions with signed checkpoints of the event log, and their verification."""

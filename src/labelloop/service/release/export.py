@@ -1,0 +1,143 @@
+"""`labelloop release export NAME --format jsonl|parquet --out DIR`.
+
+The export of a release is a folder ``DIR/.versions/NAME-FORMAT-<sha256[:16]>`` holding the
+label file and ``manifest.json`` (written last: the sha256 and size of the label file, the
+release's checkpoint and labels digest), made current by pointing the symlink
+``DIR/NAME-FORMAT`` at it in one rename (formats.files.publish_folder). Every file is
+fsynced first, so a kill at any point leaves the previous export or the complete new one.
+The rows come from the release's stored labels sorted by item key and are written the same
+way every time: re-exporting a release gives files with the same sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labelloop import registry
+from labelloop.core.provenance import canonical_json
+from labelloop.formats.files import publish_folder
+from labelloop.formats.release_files import Row
+from labelloop.store import releases as rs
+from labelloop.store import repo
+from labelloop.store.engine import Store
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    project: str
+    release: str
+    format: str
+    rows: int
+    path: str
+    """The current export (the symlink)."""
+    folder: str
+    """The versioned folder it points at."""
+    sha256: str
+    """Of the label file."""
+    read_seconds: float
+    write_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_release(
+    store: Store, project_name: str | None, name: str, fmt: str, out: Path
+) -> ExportReport:
+    """Write release ``name`` as ``fmt`` under ``out`` (see the module notes)."""
+    import time
+
+    plugin = registry.exporters.resolve(fmt)  # an unknown format lists the known ones
+    exporter = registry.exporters.make(plugin.key)
+    fmt = plugin.name
+    start = time.perf_counter()
+    with store.read() as conn:
+        project = repo.get_project(conn, project_name)
+        release = rs.get_release(conn, project, name)
+        labels = rs.release_labels(conn, release.id)
+        who = rs.answer_provenance(conn, project)
+    rows: list[Row] = []
+    for x in labels:
+        seen = [who[s] for s in x.answers if s in who]
+        rows.append(
+            {
+                "item": x.item,
+                "label": x.label,
+                "confidence": x.confidence,
+                "soft_label": x.soft_label,
+                "source": x.source,
+                "split": x.split,
+                "event_seq": x.event_seq,
+                "answers": list(x.answers),
+                "labelers": [s[0] for s in seen],
+                "labeler_kinds": [s[1] for s in seen],
+                "answered_at": [s[2] for s in seen],
+            }
+        )
+    read_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    file_name, write = exporter.file_name, exporter.write
+    out = Path(out)
+    versions = out / ".versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    for stale in versions.glob("*.partial-*"):  # left by a killed export
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = versions / f"{name}-{fmt}.partial-{os.getpid()}"
+    try:
+        staging.mkdir()
+        write(staging / file_name, rows)
+        digest = _sha256(staging / file_name)
+        body = release.body
+        manifest = {
+            "labelloop": "release-export",
+            "project": project.name,
+            "release": name,
+            "format": plugin.key,
+            "files": {
+                file_name: {
+                    "sha256": digest,
+                    "bytes": (staging / file_name).stat().st_size,
+                    "rows": len(rows),
+                }
+            },
+            "checkpoint": body["checkpoint"],
+            "labels_sha256": body["labels_sha256"],
+            "schema": body["schema"],
+            "method": body["method"],
+            "params": body["params"],
+            "columns_note": "answers: seqs of the answer events used, in the project's chain",
+        }
+        (staging / MANIFEST).write_text(canonical_json(manifest) + "\n", encoding="utf-8")
+        folder = versions / f"{name}-{fmt}-{digest[:16]}"
+        publish_folder(staging, folder, out / f"{name}-{fmt}")
+    except BaseException:
+        with suppress(OSError):
+            shutil.rmtree(staging)
+        raise
+    return ExportReport(
+        project.name,
+        name,
+        fmt,
+        len(rows),
+        str(out / f"{name}-{fmt}"),
+        str(folder),
+        digest,
+        round(read_seconds, 3),
+        round(time.perf_counter() - start, 3),
+    )
