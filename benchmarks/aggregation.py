@@ -28,20 +28,21 @@ One run measures
 3. **10M answers** (2,000,000 items, 20,000 workers, same generator), ours only: DS fit
    seconds and peak RSS of the fitting process, and the whole ``labelloop aggregate`` process.
 
-4. **Honest evaluation of ``auto``** (``auto.v2`` chooses per dataset from the answers alone):
-   - *Leave-one-dataset-out* over the real sets: auto.v2's one threshold (``margin``, the
-     standard errors of held-out likelihood gain the stack needs over majority vote) is
+4. **Honest evaluation of ``auto``** (``auto.v3`` chooses per dataset from the answers alone):
+   - *Leave-one-dataset-out* over the real sets: auto.v3's one threshold (``margin``, the
+     standard errors by which a candidate's held-out likelihood must beat its anchored self
+     -- its labeler model on majority vote's posteriors -- to enter the stack) is
      chosen from ``MARGINS`` on the other real sets plus the synthetic families, then
      applied to the left-out set; its candidate pool is fixed in advance and its stacking
      weights come from the set's own answers. Per set: ``auto - MV``, ``auto - best fixed
      method of ours`` and crowd-kit's best (picked with gold).
    - *Synthetic families* with known structure (``make_family``; 3 seeds each): long-tail
      sparse binary (4 prolific biased workers, a tail with 10-20 answers each, 6-11 answers
-     per item, a quarter of the tail near-random, item difficulty), adversarial workers,
-     strong class imbalance, class-dependent confusions. Accuracy on all items.
-   - *What gold buys*: auto.v2 given 5 % / 10 % of the gold items (clamped and used to
+     per item, a quarter of the tail near-random, item difficulty) and a harsher variant,
+     adversarial workers, strong class imbalance, class-dependent confusions. Accuracy on all items.
+   - *What gold buys*: auto.v3 given 5 % / 10 % of the gold items (clamped and used to
      select by cross-validated gold accuracy), scored on the gold items not given, vs
-     label-free auto.v2 and majority vote on the same items (mean of 3 draws).
+     label-free auto.v3 and majority vote on the same items (mean of 3 draws).
 
 ``--json`` prints one JSON object with all figures; otherwise a table. ``--quick`` skips the
 10M set. Run from the repository root: ``.venv/bin/python benchmarks/aggregation.py``.
@@ -177,7 +178,7 @@ def categorical_sets() -> list[str]:
 
 # --------------------------------------------------------------------------- synthetic families
 
-FAMILIES = ("long_tail", "adversarial", "imbalance", "class_confusion")
+FAMILIES = ("long_tail", "long_tail_harsh", "adversarial", "imbalance", "class_confusion")
 
 
 def make_family(
@@ -189,6 +190,9 @@ def make_family(
       third of the items each, the rest comes from a long tail of workers with ~15 answers
       (10-20); accuracies spread from near-random (0.5) to 0.95, prolific workers biased
       toward one class; items vary in difficulty (hard items pull everyone toward a coin).
+    - ``long_tail_harsh``: the same, with the prolific workers on half of the items each,
+      worse (accuracy 0.55-0.75) and more biased (up to 0.25), and 40 % of the tail
+      near-random.
     - ``adversarial``: 3 classes, 600 items, 7 answers each from 60 workers; 15 % of the
       workers answer a fixed wrong permutation of the truth most of the time.
     - ``imbalance``: binary, 2,000 items, 90/10 class split, 5 answers each from 100
@@ -197,12 +201,13 @@ def make_family(
       classes 0/1 and 2/3 with each other (random per-worker confusion matrices).
     """
     rng = np.random.default_rng(seed)
-    if family == "long_tail":
+    if family in ("long_tail", "long_tail_harsh"):
+        harsh = family == "long_tail_harsh"
         k, n_items = 2, 1500
         truth = (rng.random(n_items) < 0.4).astype(np.int64)
         n_pro = 4
         per_item = rng.integers(6, 12, size=n_items)
-        pro_take = rng.random((n_items, n_pro)) < 1 / 3
+        pro_take = rng.random((n_items, n_pro)) < (1 / 2 if harsh else 1 / 3)
         n_tail_answers = int((per_item - np.minimum(pro_take.sum(1), per_item)).sum())
         tail_sizes = []
         while sum(tail_sizes) < n_tail_answers:
@@ -210,12 +215,17 @@ def make_family(
         n_tail = len(tail_sizes)
         n_workers = n_pro + n_tail
         acc = np.empty(n_workers)
-        acc[:n_pro] = rng.uniform(0.6, 0.85, size=n_pro)
+        acc[:n_pro] = (
+            rng.uniform(0.55, 0.75, size=n_pro) if harsh else rng.uniform(0.6, 0.85, size=n_pro)
+        )
         acc[n_pro:] = np.where(
-            rng.random(n_tail) < 0.25, rng.uniform(0.45, 0.6, n_tail), rng.beta(8, 2.5, n_tail)
+            rng.random(n_tail) < (0.4 if harsh else 0.25),
+            rng.uniform(0.45, 0.6, n_tail),
+            rng.beta(8, 2.5, n_tail),
         )
         bias = np.zeros(n_workers)  # shift of P(answer 1) for prolific workers
-        bias[:n_pro] = rng.uniform(-0.15, 0.15, size=n_pro)
+        b = 0.25 if harsh else 0.15
+        bias[:n_pro] = rng.uniform(-b, b, size=n_pro)
         slots = np.repeat(np.arange(n_pro, n_workers), tail_sizes)[rng.permutation(sum(tail_sizes))]
         items, workers, pos = [], [], 0
         for i in range(n_items):
@@ -309,10 +319,7 @@ def child_ours_real(name: str) -> dict[str, Any]:
         }
         if method == AUTO:
             out[method]["selection"] = selection_record(agg)
-    from labelloop.core.aggregate import AutoAggregator
-
-    always = AutoAggregator(margin=-np.inf).fit(answers)  # the stack, never the floor
-    out[AUTO]["stack_accuracy"] = float((always.labels_[gi] == gl).mean())
+    out[AUTO]["by_margin"] = accuracy_by_margin(answers, gi, gl)
     gold = np.full(answers.n_items, -1, dtype=np.int64)
     ok = gl >= 0
     gold[gi[ok]] = gl[ok]
@@ -320,13 +327,31 @@ def child_ours_real(name: str) -> dict[str, Any]:
     return out
 
 
-AUTO = "auto.v2"
+AUTO = "auto.v3"
 GOLD_SHARES = (0.05, 0.10)
 GOLD_SEEDS = (0, 1, 2)
 
 
+def accuracy_by_margin(answers: Any, index: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """auto.v3's accuracy at each margin of ``MARGINS`` (for leave-one-dataset-out); fits
+    once per distinct set of eligible candidates."""
+    from labelloop.core.aggregate import AnchoredAutoAggregator
+
+    sel = AnchoredAutoAggregator().fit(answers).selection_
+    gain, se = sel.anchor_gain or {}, sel.anchor_stderr or {}
+    out: dict[str, float] = {}
+    done: dict[frozenset[str], float] = {}
+    for margin in MARGINS:
+        key = frozenset(c for c in gain if gain[c] > margin * se[c])
+        if key not in done:
+            labels = AnchoredAutoAggregator(margin=margin).fit(answers).labels_
+            done[key] = float((labels[index] == truth).mean())
+        out[f"{margin:g}"] = done[key]
+    return out
+
+
 def selection_record(agg: Any) -> dict[str, Any]:
-    """What auto.v2 chose and the figures it chose by (for the report and for LODO)."""
+    """What auto.v3 chose and the figures it chose by (for the report)."""
     from dataclasses import asdict
 
     sel = asdict(agg.selection_)
@@ -339,13 +364,13 @@ def selection_record(agg: Any) -> dict[str, Any]:
 
 
 def gold_share_runs(answers: Any, gold: np.ndarray) -> dict[str, Any]:
-    """auto.v2 with 5 % / 10 % of the gold items given (clamped, and used to select by
+    """auto.v3 with 5 % / 10 % of the gold items given (clamped, and used to select by
     cross-validated gold accuracy), scored on the gold items *not* given; majority vote
-    and label-free auto.v2 on the same items for comparison. Mean over GOLD_SEEDS."""
-    from labelloop.core.aggregate import AutoAggregator, MajorityVote
+    and label-free auto.v3 on the same items for comparison. Mean over GOLD_SEEDS."""
+    from labelloop.core.aggregate import AnchoredAutoAggregator, MajorityVote
 
     known = np.flatnonzero(gold >= 0)
-    free = AutoAggregator().fit(answers).labels_
+    free = AnchoredAutoAggregator().fit(answers).labels_
     mv = MajorityVote().fit(answers).labels_
     out: dict[str, Any] = {}
     for share in GOLD_SHARES:
@@ -356,7 +381,7 @@ def gold_share_runs(answers: Any, gold: np.ndarray) -> dict[str, Any]:
             g = np.full_like(gold, -1)
             g[given] = gold[given]
             test = np.setdiff1d(known, given)
-            auto = AutoAggregator().fit(answers, g)
+            auto = AnchoredAutoAggregator().fit(answers, g)
             rows.append(
                 {
                     "auto_gold": float((auto.labels_[test] == gold[test]).mean()),
@@ -393,10 +418,7 @@ def child_family(family: str, seed: int) -> dict[str, Any]:
         }
         if method == AUTO:
             out[method]["selection"] = selection_record(agg)
-    from labelloop.core.aggregate import AutoAggregator
-
-    always = AutoAggregator(margin=-np.inf).fit(answers)
-    out[AUTO]["stack_accuracy"] = float((always.labels_ == truth).mean())
+    out[AUTO]["by_margin"] = accuracy_by_margin(answers, np.arange(truth.shape[0]), truth)
     return out
 
 
@@ -404,24 +426,22 @@ def child_family(family: str, seed: int) -> dict[str, Any]:
 
 FAMILY_SEEDS = (0, 1, 2)
 MARGINS = (0.0, 1.0, 2.0, 3.0, 5.0)
-"""Grid of auto.v2's one threshold (standard errors of held-out likelihood gain over the
-floor) that leave-one-dataset-out chooses from."""
+"""Grid of auto.v3's one threshold (standard errors by which a candidate's held-out
+likelihood must beat its anchored self) that leave-one-dataset-out chooses from."""
 
 
 def auto_at_margin(res: dict[str, Any], margin: float) -> float:
-    """auto.v2's accuracy had its margin been ``margin`` (the stack or majority vote)."""
-    sel = res[AUTO]["selection"]
-    stacked = sel["gain"]["stack"] > margin * sel["stderr"]["stack"]
-    return float(res[AUTO]["stack_accuracy"] if stacked else res["majority_vote.v1"]["accuracy"])
+    """auto.v3's accuracy had its margin been ``margin``."""
+    return float(res[AUTO]["by_margin"][f"{margin:g}"])
 
 
 def fixed_methods(res: dict[str, Any]) -> dict[str, float]:
-    skip = {AUTO, "gold_share", "auto.v1", "label_model.v1"}
+    skip = {AUTO, "gold_share", "auto.v1", "auto.v2", "label_model.v1"}
     return {m: r["accuracy"] for m, r in res.items() if m not in skip and "accuracy" in r}
 
 
 def lodo(real: dict[str, Any], families: dict[str, Any]) -> dict[str, Any]:
-    """Leave-one-dataset-out: for each real set, auto.v2's margin is chosen (from MARGINS,
+    """Leave-one-dataset-out: for each real set, auto.v3's margin is chosen (from MARGINS,
     by mean accuracy) on the other real sets and the synthetic families, then applied to
     the left-out set. The candidate pool is fixed in advance and stacking weights come from
     each set's own answers, so nothing else is fitted to the scored set."""
@@ -451,10 +471,11 @@ def lodo(real: dict[str, Any], families: dict[str, Any]) -> dict[str, Any]:
             "crowdkit_best": ck_best,
             "auto_minus_mv_pp": 100 * (acc - ours["majority_vote.v1"]["accuracy"]),
             "auto_minus_best_fixed_pp": 100 * (acc - max(fixed.values())),
+            "auto_v2": ours["auto.v2"]["accuracy"],
         }
     mean = {
         key: float(np.mean([out[n][key] for n in names if out[n][key] is not None]))
-        for key in ("auto", "majority_vote", "best_fixed", "crowdkit_best")
+        for key in ("auto", "majority_vote", "best_fixed", "crowdkit_best", "auto_v2")
     }
     return {"per_set": out, "mean": mean}
 
@@ -476,6 +497,7 @@ def family_sets(log: Any) -> dict[str, Any]:
                 "best_fixed": max(fixed.values()),
                 "best_fixed_method": max(fixed, key=lambda m: fixed[m]),
                 "auto_v1": r["auto.v1"]["accuracy"],
+                "auto_v2": r["auto.v2"]["accuracy"],
                 "chosen": r[AUTO]["selection"]["chosen"],
             }
         out[family] = {"runs": runs, "summary": rows}
@@ -860,7 +882,7 @@ def print_families(console: Any, families: dict[str, Any]) -> None:
     from rich.table import Table
 
     t = Table(
-        title="Synthetic families (accuracy %, all items; auto.v2 vs majority vote / best fixed)"
+        title="Synthetic families (accuracy %, all items; auto.v3 vs majority vote / best fixed)"
     )
     for col in (
         "family",
@@ -872,6 +894,7 @@ def print_families(console: Any, families: dict[str, Any]) -> None:
         "auto-MV",
         "auto-best",
         "auto.v1",
+        "auto.v2",
         "chosen",
     ):
         t.add_column(col, justify="left" if col in ("family", "best fixed", "chosen") else "right")
@@ -887,6 +910,7 @@ def print_families(console: Any, families: dict[str, Any]) -> None:
                 f"{100 * (r['auto'] - r['majority_vote']):+.2f}",
                 f"{100 * (r['auto'] - r['best_fixed']):+.2f}",
                 f"{100 * r['auto_v1']:.2f}",
+                f"{100 * r['auto_v2']:.2f}",
                 r["chosen"],
             )
     console.print(t)
@@ -896,7 +920,7 @@ def print_lodo(console: Any, lodo_report: dict[str, Any]) -> None:
     from rich.table import Table
 
     t = Table(
-        title="Leave-one-dataset-out: auto.v2 (margin chosen without the set) per real set (%)"
+        title="Leave-one-dataset-out: auto.v3 (margin chosen without the set) per real set (%)"
     )
     for col in (
         "set",
@@ -906,6 +930,7 @@ def print_lodo(console: Any, lodo_report: dict[str, Any]) -> None:
         "auto-MV",
         "best fixed (ours)",
         "auto-best",
+        "auto.v2",
         "ck best",
     ):
         t.add_column(col, justify="left" if col in ("set", "best fixed (ours)") else "right")
@@ -918,6 +943,7 @@ def print_lodo(console: Any, lodo_report: dict[str, Any]) -> None:
             f"{r['auto_minus_mv_pp']:+.2f}",
             f"{100 * r['best_fixed']:.2f} {r['best_fixed_method'].split('.')[0]}",
             f"{r['auto_minus_best_fixed_pp']:+.2f}",
+            f"{100 * r['auto_v2']:.2f}",
             "-" if r["crowdkit_best"] is None else f"{100 * r['crowdkit_best']:.2f}",
         )
     m = lodo_report["mean"]
@@ -929,6 +955,7 @@ def print_lodo(console: Any, lodo_report: dict[str, Any]) -> None:
         f"{100 * (m['auto'] - m['majority_vote']):+.2f}",
         f"{100 * m['best_fixed']:.2f}",
         f"{100 * (m['auto'] - m['best_fixed']):+.2f}",
+        f"{100 * m['auto_v2']:.2f}",
         f"{100 * m['crowdkit_best']:.2f}",
     )
     console.print(t)
@@ -937,7 +964,7 @@ def print_lodo(console: Any, lodo_report: dict[str, Any]) -> None:
 def print_gold_share(console: Any, real: dict[str, Any], s: dict[str, Any]) -> None:
     from rich.table import Table
 
-    t = Table(title="What gold buys: auto.v2 with 5 % / 10 % of gold given, scored on the rest (%)")
+    t = Table(title="What gold buys: auto.v3 with 5 % / 10 % of gold given, scored on the rest (%)")
     shares = list(s["gold_share"])
     t.add_column("set")
     for share in shares:

@@ -104,7 +104,7 @@ def test_default_method_is_auto(cli: Run, tmp_path: Path) -> None:
         "aggregate", str(write(tmp_path, ANSWERS)), "--out", str(tmp_path / "o.csv"), "--json"
     )
     assert res.code == 0, res.err
-    assert json.loads(res.out)["method"] == "auto.v2"
+    assert json.loads(res.out)["method"] == "auto.v3"
 
 
 def test_repeated_answers_keep_the_last(cli: Run, tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ def test_single_answer_task_warns_but_works(cli: Run, tmp_path: Path) -> None:
             "line 4, field 'label': label 'dog' is not in the label set ['cat', 'bird']",
         ),
         (ANSWERS, ("--method", "nope"), "unknown aggregator 'nope'; known: auto.v1"),
-        (ANSWERS, ("--param", "bogus=1"), "auto.v2: unknown parameter 'bogus'; expected any of"),
+        (ANSWERS, ("--param", "bogus=1"), "auto.v3: unknown parameter 'bogus'; expected any of"),
         (ANSWERS, ("--param", "max_iter"), "expected NAME=VALUE"),
     ],
 )

@@ -321,7 +321,7 @@ def test_plugins_command_lists_every_kind(cli, monkeypatch: pytest.MonkeyPatch) 
     kinds = {line.split()[0] for line in lines}
     assert kinds == {"aggregator", "set_aggregator", "sampler", "labeler", "exporter"}
     assert any(line.split()[1] == "auto.v1" for line in lines)  # an older version: no mark
-    assert any(line.split()[1] == "auto.v2*" for line in lines)
+    assert any(line.split()[1] == "auto.v3*" for line in lines)
     out = json.loads(cli("plugins", "sampler", "--json").out)
     assert [p["name"] for p in out["plugins"]] == sorted(f"{s}.v1" for s in STRATEGIES)
     assert all(p["origin"] == "labelloop" and p["summary"] for p in out["plugins"])

@@ -65,6 +65,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "hierarchical_dawid_skene.v1": "labelloop.core.aggregate.auto:HierarchicalDawidSkene",
         "auto.v1": "labelloop.core.aggregate.auto:AutoCommittee",
         "auto.v2": "labelloop.core.aggregate.selection:AutoAggregator",
+        "auto.v3": "labelloop.core.aggregate.selection:AnchoredAutoAggregator",
         "label_model.v1": "labelloop.core.label_model:LabelModel",
     },
     "set_aggregator": {

@@ -235,7 +235,7 @@ def test_results_invariant_to_row_order_and_id_renaming(name: str) -> None:
     for seed in (1, 2):
         b, item_map, lab_map = _relabel(a, seed)
         got = make_aggregator(name).fit(b)
-        if name == "auto.v2":
+        if name in ("auto.v2", "auto.v3"):
             # its held-out split is random (seeded): renaming may move a near-tie
             assert (got.labels_[item_map] == ref.labels_).mean() >= 0.97
             continue
@@ -342,7 +342,7 @@ def test_single_class_and_single_answer() -> None:
 def test_registry_names_are_versioned_and_resolve() -> None:
     assert all(name.rsplit(".v", 1)[1].isdigit() for name in AGGREGATORS)
     assert resolve_name("dawid_skene") == "dawid_skene.v1"
-    assert resolve_name("auto") == "auto.v2"
+    assert resolve_name("auto") == "auto.v3"
     assert isinstance(make_aggregator("zero_based_skill", max_iter=3), ZeroBasedSkill)
     with pytest.raises(NotFound, match=r"unknown aggregator 'nope'.*majority_vote\.v1"):
         make_aggregator("nope")

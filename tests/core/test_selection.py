@@ -1,5 +1,6 @@
-"""auto.v2's label-free selection (held-out answer likelihood, stacking, majority-vote floor),
-its gold cross-validation, EM without self-grading, and reliability from independent evidence."""
+"""auto.v2's and auto.v3's label-free selection (held-out answer likelihood, stacking,
+majority-vote floor; v3's anchored floor), gold cross-validation, EM without self-grading,
+and reliability from independent evidence."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import pytest
 
 from labelloop.core.aggregate import (
     MACE,
+    AnchoredAutoAggregator,
     AutoAggregator,
     AutoCommittee,
     DawidSkene,
     MajorityVote,
     OneCoinDawidSkene,
 )
+from labelloop.core.aggregate._base import prepare
 from labelloop.core.aggregate.reliability import score_reliability
 from labelloop.core.aggregate.selection import (
+    ANCHOR,
     CANDIDATES,
     FLOOR,
+    compact_items,
+    score_heldout,
     split_by_labeler,
     stacking_weights,
     subsample_items,
@@ -94,10 +100,13 @@ def accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
 # ---------------------------------------------------------------- the safe floor
 
 
+@pytest.mark.parametrize("cls", [AutoAggregator, AnchoredAutoAggregator])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_long_tail_sparse_binary_never_below_majority_vote_or_one_coin(seed: int) -> None:
+def test_long_tail_sparse_binary_never_below_majority_vote_or_one_coin(
+    seed: int, cls: type[AutoAggregator]
+) -> None:
     a, truth = long_tail(seed)
-    auto = accuracy(AutoAggregator().fit(a).labels_, truth)
+    auto = accuracy(cls().fit(a).labels_, truth)
     mv = accuracy(MajorityVote().fit(a).labels_, truth)
     one_coin = accuracy(OneCoinDawidSkene().fit(a).labels_, truth)
     assert auto >= mv - 0.002 and auto >= one_coin, (auto, mv, one_coin)
@@ -120,9 +129,12 @@ def test_without_clear_evidence_auto_is_majority_vote() -> None:
     assert sel.gain["stack"] <= 2.0 * sel.stderr["stack"]
 
 
-def test_structure_majority_vote_misses_is_found_from_answers_alone() -> None:
+@pytest.mark.parametrize("cls", [AutoAggregator, AnchoredAutoAggregator])
+def test_structure_majority_vote_misses_is_found_from_answers_alone(
+    cls: type[AutoAggregator],
+) -> None:
     a, truth = confusing_crowd(0)
-    auto = AutoAggregator().fit(a)
+    auto = cls().fit(a)
     mv = accuracy(MajorityVote().fit(a).labels_, truth)
     assert auto.chosen_ != FLOOR and auto.selection_.criterion == "heldout_likelihood"
     assert accuracy(auto.labels_, truth) > mv + 0.03
@@ -152,6 +164,75 @@ def test_the_former_committee_stays_reproducible_as_auto_v1() -> None:
         "MACE",
         "Wawa",
     ]
+
+
+# ---------------------------------------------------------------- auto.v3: the anchored floor
+
+
+def test_v3_stacks_only_candidates_whose_em_beats_their_anchored_self() -> None:
+    a, _ = long_tail(0)  # EM locks onto the prolific labelers: most candidates fail
+    auto = AnchoredAutoAggregator().fit(a)
+    sel = auto.selection_
+    assert sel.anchor_gain is not None and sel.anchor_stderr is not None
+    assert set(sel.anchor_gain) == set(CANDIDATES) - {FLOOR}
+    failed = {c for c, g in sel.anchor_gain.items() if g <= 0}
+    assert {"dawid_skene", "mace"} <= failed
+    assert not failed & set(auto.weights_)
+    assert FLOOR in auto.weights_  # majority vote's posteriors stay in the stack
+
+
+def test_v3_without_eligible_candidates_is_majority_vote() -> None:
+    a, _ = confusing_crowd(1)
+    auto = AnchoredAutoAggregator(margin=1e9).fit(a)
+    assert auto.chosen_ == FLOOR and auto.weights_ == {FLOOR: 1.0}
+    np.testing.assert_array_equal(auto.labels_, MajorityVote().fit(a).labels_)
+
+
+def test_v3_ignores_items_without_answers() -> None:
+    # selection runs on its subsample's own items: padding the item range changes nothing
+    a, _ = confusing_crowd(2)
+    padded = Answers(a.item, a.labeler, a.label, a.n_items + 5000, a.n_labelers, a.n_classes)
+    ref = AnchoredAutoAggregator().fit(a)
+    got = AnchoredAutoAggregator().fit(padded)
+    np.testing.assert_array_equal(got.labels_[: a.n_items], ref.labels_)
+    assert got.weights_ == pytest.approx(ref.weights_)
+
+
+def test_compact_items_renumbers_over_answered_items() -> None:
+    a = Answers.from_codes([7, 7, 3, 9], [0, 1, 0, 1], [1, 0, 1, 1], n_items=12, n_classes=2)
+    out, kept = compact_items(a)
+    assert kept.tolist() == [3, 7, 9] and out.n_items == 3
+    assert out.item.tolist() == [1, 1, 0, 2] and kept[out.item].tolist() == a.item.tolist()
+
+
+def test_anchored_scores_and_max_scored() -> None:
+    a, _ = confusing_crowd(0)
+    fi = prepare(a, None)
+    opts = {"n_folds": 5, "max_iter": 50, "tol": 1e-5}
+    ll, items = score_heldout(
+        fi, ("one_coin",), anchored=True, rng=np.random.default_rng(0), **opts
+    )
+    assert set(ll) == {"one_coin", ANCHOR + "one_coin"} and items.size == len(a)
+    _, items = score_heldout(
+        fi, ("one_coin",), max_scored=len(a) // 4, rng=np.random.default_rng(0), **opts
+    )
+    assert len(a) // 4 <= items.size < len(a) // 2  # whole folds, stopped early
+
+
+def test_slsqp_stacking_reaches_at_least_the_em_optimum() -> None:
+    rng = np.random.default_rng(1)
+    probs = rng.uniform(0.05, 1.0, (3000, 4)) * np.array([1.0, 0.9, 1.1, 0.5])
+    em = stacking_weights(probs)
+    sq = stacking_weights(probs, max_iter=100, tol=1e-12, solver="slsqp")
+    assert sq.min() >= 0 and sq.sum() == pytest.approx(1.0)
+    assert np.log(probs @ sq).mean() >= np.log(probs @ em).mean() - 1e-9
+
+
+def test_v3_is_the_default_and_v2_stays() -> None:
+    from labelloop.core.aggregate import resolve_name
+
+    assert resolve_name("auto") == "auto.v3" and AnchoredAutoAggregator.name == "auto.v3"
+    assert AutoAggregator.name == "auto.v2" and AutoAggregator().n_folds == 5
 
 
 # ---------------------------------------------------------------- gold

@@ -10,8 +10,8 @@ Examples
 >>> a = Answers.from_codes([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 1, 0, 0, 0, 1])
 >>> make_aggregator("majority_vote.v1").fit(a).labels_.tolist()
 [1, 0]
->>> sorted(AGGREGATORS)[:2]
-['auto.v1', 'auto.v2']
+>>> sorted(AGGREGATORS)[:3]
+['auto.v1', 'auto.v2', 'auto.v3']
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from labelloop.core.aggregate._base import Aggregator, GoldLike, argmax_tiebreak
 from labelloop.core.aggregate.auto import AutoCommittee, HierarchicalDawidSkene
 from labelloop.core.aggregate.dawid_skene import MACE, DawidSkene, OneCoinDawidSkene
 from labelloop.core.aggregate.glad import GLAD
-from labelloop.core.aggregate.selection import AutoAggregator, Selection
+from labelloop.core.aggregate.selection import AnchoredAutoAggregator, AutoAggregator, Selection
 from labelloop.core.aggregate.voting import (
     MajorityVote,
     Wawa,
@@ -55,6 +55,7 @@ __all__ = [
     "GLAD",
     "MACE",
     "Aggregator",
+    "AnchoredAutoAggregator",
     "AutoAggregator",
     "AutoCommittee",
     "DawidSkene",

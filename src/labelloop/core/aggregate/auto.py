@@ -1,6 +1,6 @@
 """Hierarchical Dawid-Skene, and ``auto.v1``, the former default aggregator.
 
-``auto.v1`` (kept so recorded results can be reproduced; the default is now ``auto.v2``,
+``auto.v1`` (kept so recorded results can be reproduced; the default is now ``auto.v3``,
 :mod:`labelloop.core.aggregate.selection`) needs no gold and no per-dataset tuning. Its pool
 was chosen by mean accuracy on the benchmark's own sets and did not hold on unseen sparse
 long-tail crowds, where it fell below majority vote. It is a committee of three models with
