@@ -48,6 +48,24 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
+def use_error_body_for_validation(doc: dict[str, Any]) -> dict[str, Any]:
+    """Point the 422 responses FastAPI adds to routes with parameters at :class:`ErrorOut`,
+    the body the validation handler below really sends, and drop its unused schemas."""
+    ref = "#/components/schemas/ErrorOut"
+    for methods in doc.get("paths", {}).values():
+        for op in methods.values():
+            found = op.get("responses", {}).get("422")
+            if found is not None:
+                op["responses"]["422"] = {
+                    "description": _DESCRIPTIONS[422],
+                    "content": {"application/json": {"schema": {"$ref": ref}}},
+                }
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return doc
+
+
 def status_of(exc: LabelloopError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -66,6 +84,16 @@ def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
+    """The error handlers, and an OpenAPI document whose 422s name the body really sent."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = use_error_body_for_validation(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(LabelloopError)
     async def _labelloop_error(request: Request, exc: LabelloopError) -> JSONResponse:
         status = status_of(exc)
