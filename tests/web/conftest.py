@@ -51,15 +51,19 @@ def make_app(root: Path, **settings: object) -> FastAPI:
     return create_app(Settings(**settings), root=root)  # type: ignore[arg-type]
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+def use_cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id at its smallest cost: the production parameters take about a second a hash
-    on a loaded test machine (test_accounts.py checks those parameters)."""
+    on a loaded test machine (tests/service/test_accounts.py checks those parameters)."""
     from argon2 import PasswordHasher
 
     cheap = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
     monkeypatch.setattr(accounts, "_HASHER", cheap)
     monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("dummy"))
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_cheap_password_hashes(monkeypatch)
 
 
 @pytest.fixture
@@ -86,4 +90,3 @@ def served(workspace: Path, tmp_path: Path) -> Iterator[Served]:
     app = make_app(workspace)
     with TestClient(app) as client:
         yield Served(workspace, app, client, passwords, tokens)
-
