@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from labelloop.service.project import accounts
 from labelloop.web.auth import Caller, Context, caller, context
@@ -48,7 +48,7 @@ def create_token(
     summary="Revoke one of my API tokens",
 )
 def revoke_token(
-    token_id: int,
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The token's id.")],
     who: Annotated[Caller, Depends(caller)],
     ctx: Annotated[Context, Depends(context)],
 ) -> None:
