@@ -71,3 +71,35 @@ def test_suspending_a_stranger_is_not_found(store) -> None:
     accounts.add_user(store, "loner")
     with pytest.raises(NotFound, match="not a member of project 'test'"):
         accounts.set_suspended(store, "test", "loner", True, actor="x", source="api")
+
+
+def test_migration_0004_goes_up_and_down_over_existing_projects(database_url) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from labelloop.store.engine import MIGRATIONS, Store
+
+    store = Store(database_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+
+    def run(step, target: str) -> None:  # type: ignore[no-untyped-def]
+        with store.write() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, target)
+
+    run(command.upgrade, "0003")
+    with store.write() as conn:
+        repo.create_project(conn, "kept")
+    run(command.upgrade, "0004")
+    new = {"users", "memberships", "sessions", "api_tokens", "login_failures"}
+    with store.read() as conn:
+        assert new <= set(inspect(conn).get_table_names())
+    run(command.downgrade, "0003")
+    with store.read() as conn:
+        assert not new & set(inspect(conn).get_table_names())
+        assert [p.name for p in repo.list_projects(conn)] == ["kept"]
+    store.migrate()
+    assert store.is_migrated()
+    store.dispose()

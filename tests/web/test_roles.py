@@ -161,3 +161,50 @@ def test_openapi_declares_the_error_statuses(served: Served) -> None:
         for code in codes - {"200", "201", "204"}:
             schema = op["responses"][code]["content"]["application/json"]["schema"]
             assert schema["$ref"].endswith("/ErrorOut"), (method, path, code)
+
+
+def test_a_suspended_member_sees_the_summary_and_nothing_else(served: Served) -> None:
+    admin = served.bearer("admin")
+    res = served.client.put(
+        f"{API}/projects/{PROJECT}/members/reviewer/suspended",
+        json={"suspended": True},
+        headers=admin,
+    )
+    assert res.status_code == 200 and res.json()["suspended"] is True
+    reviewer = served.bearer("reviewer")
+    assert served.client.get(f"{API}/projects/{PROJECT}", headers=reviewer).status_code == 200
+    res = served.client.get(f"{API}/projects/{PROJECT}/items", headers=reviewer)
+    assert res.status_code == 403 and "suspended" in res.json()["detail"]
+    mine = served.client.get(f"{API}/projects", headers=reviewer).json()
+    assert mine == [{"project": PROJECT, "role": "reviewer", "suspended": True}]
+
+
+def test_admins_manage_roles_and_cannot_remove_the_last_admin(served: Served) -> None:
+    admin = served.bearer("admin")
+    url = f"{API}/projects/{PROJECT}/members"
+    res = served.client.put(f"{url}/annotator", json={"role": "expert"}, headers=admin)
+    assert res.json()["labeler"] == {"kind": "expert", "name": "annotator", "version": "1"}
+    res = served.client.put(f"{url}/outsider", json={"role": "annotator"}, headers=admin)
+    assert res.status_code == 200  # an existing user joins
+    assert (
+        served.client.get(f"{API}/projects/{PROJECT}", headers=served.bearer("outsider")).json()[
+            "role"
+        ]
+        == "annotator"
+    )
+    res = served.client.put(f"{url}/admin", json={"role": "reviewer"}, headers=admin)
+    assert res.status_code == 409 and "last active admin" in res.json()["detail"]
+    res = served.client.put(f"{url}/ghost", json={"role": "reviewer"}, headers=admin)
+    assert res.status_code == 404
+    res = served.client.put(f"{url}/reviewer", json={"role": "owner"}, headers=admin)
+    assert res.status_code == 422 and res.json()["errors"][0]["where"] == "body.role"
+
+
+def test_items_read_for_reviewers(served: Served) -> None:
+    reviewer = served.bearer("reviewer")
+    res = served.client.get(f"{API}/projects/{PROJECT}/items?limit=1", headers=reviewer).json()
+    assert res["total"] == 2 and [i["key"] for i in res["items"]] == [ITEM]
+    one = served.client.get(f"{API}/projects/{PROJECT}/items/{ITEM}", headers=reviewer).json()
+    assert one["data"]["text"] == "first <b>item</b>" and one["state"] == "unlabeled"
+    res = served.client.get(f"{API}/projects/{PROJECT}/items?state=nonsense", headers=reviewer)
+    assert res.status_code == 422 and "nonsense" in res.json()["detail"]

@@ -78,3 +78,45 @@ def test_user_role_adds_to_a_project(workspace: Path, cli) -> None:
 def test_a_fresh_workspace_secret_is_owner_only(workspace: Path) -> None:
     assert os.stat(workspace / KEY).st_mode & 0o777 == 0o600
     make_app(workspace)  # starts
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_runs_the_app_on_loopback(workspace: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
+        cwd=workspace,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):  # up to ~30 s to start on a loaded machine
+            try:
+                res = httpx.get(f"{base}/", follow_redirects=False)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not start")
+        assert res.status_code == 303 and res.headers["location"] == "/login"
+        doc = httpx.get(f"{base}/api/v1/openapi.json").json()
+        assert "/api/v1/projects/{project}" in doc["paths"]
+        assert httpx.get(f"{base}/api/v1/me").status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -43,10 +43,17 @@ def serve(
     Refuses to start when the workspace secret (.labelloop/secret.key) is missing, short or
     readable by others. Add the first user with `labelloop user add NAME --role admin`.
     """
+    from labelloop.service.project.accounts import has_users
     from labelloop.service.project.workspace import load_secret_key
 
     with open_workspace() as ws:
         load_secret_key(ws.root)  # refuse before binding the port
+        if not has_users(ws.store):
+            typer.echo(
+                "no users yet: add the first admin with `labelloop user add NAME --role admin` "
+                "(its password is printed once)",
+                err=True,
+            )
         if workers > 1 and ws.store.dialect != "postgresql":
             raise fail(
                 f"--workers {workers} needs PostgreSQL; this workspace's database is "

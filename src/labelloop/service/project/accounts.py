@@ -105,6 +105,11 @@ def add_user(
     return NewUser(user, password, membership)
 
 
+def has_users(store: Store) -> bool:
+    with store.read() as conn:
+        return accounts.count_users(conn) > 0
+
+
 def _set_role(
     conn: Connection, project: repo.Project, user: User, role: str, actor: str, source: str
 ) -> Membership:
