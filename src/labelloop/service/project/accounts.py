@@ -117,29 +117,35 @@ def _set_role(
     identity = (_labeler_kind(role), user.name, "1")
     labeler_id = repo.ensure_labelers(conn, project, {identity})[identity]
     accounts.put_membership(conn, user, project, role, labeler_id)
-    repo.append_events(
+    _project_event(
         conn,
-        project.name,
-        [
-            repo.EventDraft(
-                type="role",
-                item_id=None,
-                labeler_id=labeler_id,
-                label=None,
-                schema_version_id=None,
-                source=source,
-                payload={
-                    "user": user.name,
-                    "role": role,
-                    "previous_role": None if previous is None else previous.role,
-                    "by": actor,
-                },
-            )
-        ],
+        project,
+        "role",
+        labeler_id,
+        source,
+        {
+            "user": user.name,
+            "role": role,
+            "previous_role": None if previous is None else previous.role,
+            "by": actor,
+        },
     )
     found = accounts.get_membership(conn, user.id, project.name)
     assert found is not None  # just written in this transaction
     return found
+
+
+def _project_event(
+    conn: Connection,
+    project: repo.Project,
+    type: str,
+    labeler_id: int,
+    source: str,
+    payload: dict[str, str | None],
+) -> None:
+    """Append a project-level event about one member (their labeler) to the chain."""
+    draft = repo.EventDraft(type, None, labeler_id, None, None, source, payload=payload)
+    repo.append_events(conn, project.name, [draft])
 
 
 def set_role(
@@ -198,24 +204,14 @@ def set_suspended(
                 "make another member admin first"
             )
         accounts.set_suspended(conn, member.user_id, project.id, suspended)
-        repo.append_events(
+        status = "suspended" if suspended else "active"
+        _project_event(
             conn,
-            project.name,
-            [
-                repo.EventDraft(
-                    type="labeler_status",
-                    item_id=None,
-                    labeler_id=member.labeler_id,
-                    label=None,
-                    schema_version_id=None,
-                    source=source,
-                    payload={
-                        "user": user_name,
-                        "status": "suspended" if suspended else "active",
-                        "by": actor,
-                    },
-                )
-            ],
+            project,
+            "labeler_status",
+            member.labeler_id,
+            source,
+            {"user": user_name, "status": status, "by": actor},
         )
         return _member(conn, project, user_name)
 
