@@ -48,12 +48,7 @@ def serve(
 
     with open_workspace() as ws:
         load_secret_key(ws.root)  # refuse before binding the port
-        if not has_users(ws.store):
-            typer.echo(
-                "no users yet: add the first admin with `labelloop user add NAME --role admin` "
-                "(its password is printed once)",
-                err=True,
-            )
+        no_users = not has_users(ws.store)
         if workers > 1 and ws.store.dialect != "postgresql":
             raise fail(
                 f"--workers {workers} needs PostgreSQL; this workspace's database is "
@@ -61,6 +56,14 @@ def serve(
             )
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise fail("--ssl-certfile and --ssl-keyfile go together; saw only one")
+    if ssl_certfile is not None and ssl_keyfile is not None:
+        _check_tls_files(ssl_certfile, ssl_keyfile)
+    if no_users:
+        typer.echo(
+            "no users yet: add the first admin with `labelloop user add NAME --role admin` "
+            "(its password is printed once)",
+            err=True,
+        )
     import uvicorn
 
     typer.echo(f"serving on http{'s' if ssl_certfile else ''}://{host}:{port}/", err=True)
@@ -74,6 +77,20 @@ def serve(
         ssl_keyfile=ssl_keyfile,
         log_level="info",
     )
+
+
+def _check_tls_files(certfile: Path, keyfile: Path) -> None:
+    """Load the certificate and key once, so a bad file is one error line, not a traceback
+    from inside the server."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise fail(
+            f"cannot use --ssl-certfile {certfile} with --ssl-keyfile {keyfile}: {exc}; "
+            "expected a PEM certificate (chain) and its PEM private key"
+        ) from None
 
 
 @user_app.command("add")
