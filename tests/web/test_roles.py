@@ -208,3 +208,14 @@ def test_items_read_for_reviewers(served: Served) -> None:
     assert one["data"]["text"] == "first <b>item</b>" and one["state"] == "unlabeled"
     res = served.client.get(f"{API}/projects/{PROJECT}/items?state=nonsense", headers=reviewer)
     assert res.status_code == 422 and "nonsense" in res.json()["detail"]
+
+
+def test_nul_and_control_characters_are_refused_not_stored(served: Served) -> None:
+    """PostgreSQL text cannot hold NUL: such input must be a 4xx on both stores."""
+    admin = served.bearer("admin")
+    for url in (f"{API}/projects/te%00st", f"{API}/projects/{PROJECT}/items/t%001"):
+        assert served.client.get(url, headers=admin).status_code == 404
+    res = served.client.post(f"{API}/me/tokens", json={"name": "a\x00b"}, headers=admin)
+    assert res.status_code == 422
+    res = served.client.post(f"{API}/auth/login", json={"name": "\x00", "password": "x"})
+    assert res.status_code == 422

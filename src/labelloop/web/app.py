@@ -65,7 +65,10 @@ def create_app(settings: Settings | None = None, *, root: Path | None = None) ->
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        if "\x00" in request.scope.get("path", ""):  # nothing is named with NUL
+            response: Response = errors.not_found()
+        else:
+            response = await call_next(request)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith(API_PREFIX) or request.url.path in ("/", "/login"):

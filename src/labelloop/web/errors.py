@@ -83,6 +83,10 @@ def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def not_found() -> JSONResponse:
+    return _error(404, "not found")
+
+
 def install(app: FastAPI) -> None:
     """The error handlers, and an OpenAPI document whose 422s name the body really sent."""
     build = app.openapi

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["admin", "reviewer", "expert", "annotator"]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters (PostgreSQL text cannot hold NUL; names never need them)."""
 
 
 class Body(BaseModel):
@@ -21,7 +23,7 @@ class ErrorOut(BaseModel):
 
 
 class LoginIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
     password: str = Field(min_length=1, max_length=1000)
 
 
@@ -47,7 +49,9 @@ class MeOut(BaseModel):
 
 
 class TokenIn(Body):
-    name: str = Field(min_length=1, max_length=200, description="What the token is for.")
+    name: str = Field(
+        min_length=1, max_length=200, pattern=PRINTABLE, description="What the token is for."
+    )
 
 
 class TokenOut(BaseModel):
