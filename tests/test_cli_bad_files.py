@@ -112,6 +112,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("telemetry import", "path"): Case(".jsonl", lambda f: ["telemetry", "import", f], writes=True),
     ("lf apply", "module"): Case(".py", lambda f: ["lf", "apply", f], writes=True),
     ("events import", "path"): Case(".jsonl", lambda f: ["events", "import", f], writes=True),
+    # Not PEM files in any of the kinds: `serve` must refuse before it starts a server.
+    ("serve", "ssl_certfile"): Case(
+        ".yaml", lambda f: ["serve", "--ssl-certfile", f, "--ssl-keyfile", f]
+    ),
+    ("serve", "ssl_keyfile"): Case(
+        ".yaml", lambda f: ["serve", "--ssl-certfile", f, "--ssl-keyfile", f]
+    ),
     # Not a Path parameter, but a file all the same (FILE.py:NAME).
     ("train", "estimator"): Case(".py", lambda f: ["train", "--estimator", f"{f}:make"]),
 }

@@ -56,3 +56,19 @@ class Conflict(LabelloopError):
 
 class ConfigError(LabelloopError):
     """Workspace or settings are missing or inconsistent."""
+
+
+class Unauthenticated(LabelloopError):
+    """No credentials, or wrong ones (an unknown token, an expired session, a bad password)."""
+
+
+class Forbidden(LabelloopError):
+    """The caller is known but may not do this (a missing CSRF token, a suspended member)."""
+
+
+class TooManyAttempts(LabelloopError):
+    """Too many failed attempts (logins) in a window; ``retry_after`` seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     """Largest item an import accepts, in bytes (a JSONL line, a CSV record, a Parquet/HF
     row's values); larger ones are rejected rows naming their size."""
 
+    session_hours: Annotated[float, Field(gt=0)] = 12.0
+    """How long a server sign-in lasts (from sign-in; signing out ends it at once)."""
+
+    login_max_failures: Annotated[int, Field(ge=1)] = 5
+    """Failed sign-ins per account within ``login_window_s`` before further tries wait."""
+
+    login_max_failures_per_address: Annotated[int, Field(ge=1)] = 20
+    """Failed sign-ins from one client address (any account) within the window."""
+
+    login_window_s: Annotated[int, Field(ge=1)] = 900
+    """The sign-in rate-limit window, in seconds."""
+
 
 def get_settings() -> Settings:
     try:

@@ -311,3 +311,63 @@ release_labels = Table(  # one final label per item of a release
     Column("answers", Text, nullable=False),  # canonical JSON: seqs of the answers used
     Column("split", String(16), nullable=False),
 )
+
+# ---------------------------------------------------------------- accounts (the server)
+
+users = Table(  # people who sign in; no default user, no stored password in clear
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),  # argon2id, PHC string
+    Column("created_at", String(32), nullable=False),
+)
+
+memberships = Table(  # a user's role in one project; role changes are `role` events too
+    "memberships",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("role", String(16), nullable=False),  # ROLES
+    Column("labeler_id", ID, ForeignKey("labelers.id"), nullable=False),  # human or expert
+    Column("suspended", Boolean, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("user_id", "project_id", name="uq_memberships_user_project"),
+    Index("ix_memberships_project", "project_id"),
+)
+
+sessions = Table(  # signed-in browsers; the cookie holds a random id, this its keyed hash
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+)
+
+api_tokens = Table(  # bearer tokens for scripts; shown once, stored as a keyed hash
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_api_tokens_user", "user_id"),
+)
+
+login_failures = Table(  # failed sign-ins, for the per-account and per-address limits
+    "login_failures",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("user_name", String(200), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_login_failures_user_name", "user_name", "created_at"),
+    Index("ix_login_failures_address", "address", "created_at"),
+)
+
+ROLES = ("admin", "reviewer", "expert", "annotator")
+"""Project roles. An expert answers as an `expert` labeler, the others as `human`."""

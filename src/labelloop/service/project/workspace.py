@@ -26,6 +26,50 @@ SECRET_KEY_FILE = "secret.key"  # checkpoint keys: service.release.keys
 """Random 32-byte key (hex) for signing release manifests and API tokens; mode 0600."""
 
 
+SECRET_MIN_BYTES = 32
+"""Shortest workspace secret the server accepts (256 bits, what `labelloop init` writes)."""
+
+
+def load_secret_key(root: Path | None) -> bytes:
+    """The workspace secret, checked: present, at least 32 bytes of hex, readable by its
+    owner only. Anything else is a ConfigError saying how to fix it."""
+    if root is None:
+        raise ConfigError(
+            "the server needs a workspace folder (its secret key signs sessions); "
+            f"run it in a folder with {WORKSPACE_FILE}"
+        )
+    path = Path(root) / KEY_DIR / SECRET_KEY_FILE
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"workspace secret {path} is missing; write {SECRET_MIN_BYTES * 2} random hex "
+            f"characters to it with mode 600 (e.g. `python3 -c 'import secrets; "
+            f"print(secrets.token_hex(32))' > {path} && chmod 600 {path}`)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"workspace secret {path} cannot be read: {exc}") from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"workspace secret {path} has mode {mode & 0o777:o}, readable by others; "
+            f"expected 600 (run `chmod 600 {path}`)"
+        )
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ConfigError(
+            f"workspace secret {path} is not hex text; expected {SECRET_MIN_BYTES * 2} or more "
+            "hex characters"
+        ) from None
+    if len(key) < SECRET_MIN_BYTES:
+        raise ConfigError(
+            f"workspace secret {path} holds {len(key)} bytes; expected at least "
+            f"{SECRET_MIN_BYTES} ({SECRET_MIN_BYTES * 2} hex characters)"
+        )
+    return key
+
+
 @dataclass
 class Workspace:
     root: Path | None

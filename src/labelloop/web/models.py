@@ -1,0 +1,161 @@
+"""Request and response bodies of the JSON API (never stored rows)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["admin", "reviewer", "expert", "annotator"]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters (PostgreSQL text cannot hold NUL; names never need them)."""
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    """Every error: what was wrong, and for a bad request each problem found."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class LoginIn(Body):
+    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class SessionOut(BaseModel):
+    user: str
+    csrf_token: str
+    """Send it back as the X-CSRF-Token header on every POST, PUT, PATCH and DELETE."""
+    expires_at: str
+
+
+class ProjectRoleOut(BaseModel):
+    project: str
+    role: Role
+    suspended: bool
+
+
+class MeOut(BaseModel):
+    name: str
+    auth: Literal["session", "token"]
+    csrf_token: str | None
+    """The session's CSRF token (None with an API token, which needs none)."""
+    projects: list[ProjectRoleOut]
+
+
+class TokenIn(Body):
+    name: str = Field(
+        min_length=1, max_length=200, pattern=PRINTABLE, description="What the token is for."
+    )
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: str
+
+
+class NewTokenOut(TokenOut):
+    token: str
+    """The secret, shown this once: send it as `Authorization: Bearer <token>`."""
+
+
+class StagesOut(BaseModel):
+    unlabeled: int
+    answered: int
+    adjudicated: int
+    gold: int
+    calibration_gold: int
+
+
+class KindCountsOut(BaseModel):
+    labelers: int
+    answers: int
+
+
+class SchemaOut(BaseModel):
+    version: str
+    content_hash: str
+    open: bool
+    labels: list[str]
+
+
+class ProjectSummaryOut(BaseModel):
+    project: str
+    role: Role
+    items: int
+    answers: int
+    gold: int
+    labelers: int
+    events: int
+    stages: StagesOut
+    by_labeler_kind: dict[str, KindCountsOut]
+    schema_: SchemaOut | None = Field(alias="schema", serialization_alias="schema")
+    schema_versions: int
+    batch_items: dict[str, int]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class MemberOut(BaseModel):
+    user: str
+    role: Role
+    suspended: bool
+    labeler: dict[str, str]
+    """The labeler the member answers as: kind (human or expert), name, version."""
+    updated_at: str
+
+
+class RoleIn(Body):
+    role: Role
+
+
+class SuspendedIn(Body):
+    suspended: bool
+
+
+class ItemOut(BaseModel):
+    key: str
+    state: str
+    label: Any
+    label_source: str | None
+    answers: int
+    data: dict[str, Any]
+
+
+class ItemListOut(BaseModel):
+    total: int
+    """How many items match (the list holds at most `limit`)."""
+    items: list[ItemOut]
+
+
+class ItemEventOut(BaseModel):
+    seq: int
+    type: str
+    label: Any
+    labeler: dict[str, str] | None
+    schema_version: str
+    source: str
+    created_at: str
+    time_spent_ms: int | None
+    suggestion: Any
+    calibration_score: float | None
+    corrects_event: int | None
+    payload: dict[str, Any] | None
+    hash: str
+
+
+class ItemDetailOut(ItemOut):
+    external_id: str | None
+    content_hash: str
+    meta: dict[str, Any]
+    media: str | None
+    source: str | None
+    created_at: str
+    batches: list[dict[str, Any]]
+    events: list[ItemEventOut]
