@@ -204,7 +204,7 @@ def find_drift(
     reliability: npt.ArrayLike,
     *,
     n_classes: int,
-    warmup: int = 100,
+    warmup: int = 150,
     shift: float = 0.25,
     alpha: float = 0.05,
     n_sims: int = 400,
