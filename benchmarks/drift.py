@@ -20,17 +20,20 @@ Per set and seed (20 seeds, 0-19):
   on the other monitored workers (>= 400 answers), per worker per run.
 
 How the settings were chosen (not on these streams): the threshold follows from the target
-family-wise bound ``ALPHA`` (``h = log(n * m / alpha)``, see ``core.audit``), so only
-``WARMUP`` and ``SHIFT`` were tuned, with ``--tune``: synthetic streams (600 answers per
-worker, 30 workers, accuracies uniform in [0.55, 0.95], binary, 10 % gold, consensus
+family-wise false-alarm probability ``ALPHA`` (simulated per worker, see ``core.audit``),
+so only ``WARMUP`` and ``SHIFT`` were tuned, with ``--tune``: synthetic streams (600
+answers per worker, 30 workers, accuracies uniform in [0.55, 0.95], binary, 10 % gold, consensus
 reliability uniform in [0.6, 0.95]; one worker dropping by 0.3 halfway; seeds 1000-1019),
 picking the smallest median delay among settings whose synthetic false-alarm rate is
 below 1 % (ties: the lower false-alarm rate, then the smaller shift). The result
 (``WARMUP = 150``, ``SHIFT = 0.25``: synthetic median delay 184, false alarms 0.2 %) was
-fixed before these streams were scored with it. Real workers are not all stationary: a worker counts as *stable* when its
-full-gold correctness over the four quarters of its (uncorrupted) stream passes a
-chi-square homogeneity test at p >= 0.01; alarms on the others are reported apart
-(``alarm_rate_unstable``), since some of them really drift. ``--json`` prints one JSON object. Run from the repository root.
+fixed before these streams were scored with it.
+
+Real workers are not all stationary: a worker counts as *stable* when its full-gold
+correctness over the four quarters of its (uncorrupted) stream passes a chi-square
+homogeneity test at p >= 0.01; alarms on the others are reported apart
+(``alarm_rate_unstable``), since some of them really drift.
+``--json`` prints one JSON object. Run from the repository root with ``.venv/bin/python``.
 """
 
 from __future__ import annotations
@@ -39,22 +42,18 @@ import argparse
 import csv
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
 
-import numpy as np
-from scipy.stats import chi2_contingency
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import numpy as np  # noqa: E402
+from scipy.stats import chi2_contingency  # noqa: E402
 
 from labelloop.core.audit import find_drift  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 CROWD = ROOT.parent / "shared" / "data" / "crowd"
 MIN_ANSWERS = 400
 GOLD_SHARE = 0.10
