@@ -51,7 +51,8 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 from scipy.stats import chi2_contingency  # noqa: E402
 
-from labelloop.core.audit import find_drift  # noqa: E402
+from labelloop.core.answers import Answers  # noqa: E402
+from labelloop.core.audit import find_drift, reference_matches  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CROWD = ROOT.parent / "shared" / "data" / "crowd"
@@ -142,21 +143,11 @@ def corrupt(cs: CrowdSet, who: int, rng: np.random.Generator) -> tuple[np.ndarra
 def observations(
     cs: CrowdSet, label: np.ndarray, gold_mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(row, matched, reliability) per answer that has a reference, in file order."""
-    k = cs.n_classes
-    counts = np.zeros((cs.n_items, k))
-    np.add.at(counts, (cs.item, label), 1.0)
-    others = counts[cs.item].copy()
-    others[np.arange(label.shape[0]), label] -= 1.0
-    n_others = others.sum(axis=1)
-    mode = others.argmax(axis=1)
-    share = (others.max(axis=1) + 1.0) / (n_others + k)
-    is_gold = gold_mask[cs.item]
-    ref = np.where(is_gold, cs.truth[cs.item], mode)
-    rel = np.where(is_gold, 1.0, share)
-    keep = is_gold | (n_others > 0)
-    rows = np.flatnonzero(keep)
-    return rows, (label[rows] == ref[rows]), rel[rows], cs.worker[rows]
+    """(row, matched, reliability, worker) per answer that has a reference, in file order."""
+    answers = Answers(cs.item, cs.worker, label, cs.n_items, int(cs.worker.max()) + 1, cs.n_classes)
+    has, matched, rel = reference_matches(answers, np.where(gold_mask, cs.truth, -1))
+    rows = np.flatnonzero(has)
+    return rows, matched[rows], rel[rows], cs.worker[rows]
 
 
 def run_once(cs: CrowdSet, seed: int, warmup: int, shift: float) -> dict[str, Any]:

@@ -97,6 +97,7 @@ from labelloop.cli import llm as _llm  # noqa: E402,F401
 from labelloop.cli import adjudicate as _adjudicate  # noqa: E402,F401
 from labelloop.cli import agreement as _agreement  # noqa: E402,F401
 from labelloop.cli import events as _events  # noqa: E402,F401
+from labelloop.cli import audit as _audit  # noqa: E402,F401
 # isort: on
 
 _use_command_class(app)

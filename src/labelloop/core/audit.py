@@ -43,6 +43,7 @@ __all__ = [
     "DriftAlert",
     "find_drift",
     "match_probability",
+    "reference_matches",
     "score_label_errors",
 ]
 
@@ -83,6 +84,54 @@ def match_probability(
     c = np.asarray(reliability, dtype=np.float64)
     q = c * a + (1.0 - c) * (1.0 - a) / max(n_classes - 1, 1)
     return np.asarray(np.clip(q, _EPS, 1.0 - _EPS), dtype=np.float64)
+
+
+def reference_matches(
+    answers: Answers, gold: npt.ArrayLike
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], FloatArray]:
+    """Check each answer against gold, or else against the other labelers' majority.
+
+    On an item with gold (``gold[item] >= 0``) the reference is the gold label, reliability
+    1. Elsewhere it is the majority label of the *other* answers on the item (the first
+    class on ties), with reliability ``(votes for it + 1) / (other answers + K)``; an item
+    nobody else answered gives no reference.
+
+    Parameters
+    ----------
+    answers : Answers
+        In the order they were made (the order is kept).
+    gold : (n_items,) int array
+        Gold class per item, ``-1`` where there is none.
+
+    Returns
+    -------
+    has_reference, matched : (n_answers,) bool arrays
+    reliability : (n_answers,) float array (1 where there is no reference).
+
+    Examples
+    --------
+    >>> a = Answers.from_codes([0, 0, 0, 1], [0, 1, 2, 0], [1, 1, 0, 0], n_classes=2)
+    >>> has, ok, rel = reference_matches(a, np.array([-1, 0]))
+    >>> has.tolist(), ok.tolist(), rel.round(2).tolist()
+    ([True, True, True, True], [False, False, False, True], [0.5, 0.5, 0.75, 1.0])
+    """
+    g = np.asarray(gold)
+    if g.shape != (answers.n_items,) or (g.size and not np.issubdtype(g.dtype, np.integer)):
+        raise InvalidInput(
+            f"gold must be {answers.n_items} integer class codes (-1: none); got shape "
+            f"{g.shape}, dtype {g.dtype}"
+        )
+    k = answers.n_classes
+    item, label = answers.item, answers.label
+    counts = np.zeros((answers.n_items, k))
+    np.add.at(counts, (item, label), 1.0)
+    others = counts[item]
+    others[np.arange(label.shape[0]), label] -= 1.0
+    n_others = others.sum(axis=1)
+    is_gold = g[item] >= 0
+    reference = np.where(is_gold, g[item], others.argmax(axis=1))
+    reliability = np.where(is_gold, 1.0, (others.max(axis=1) + 1.0) / (n_others + k))
+    return is_gold | (n_others > 0), label == reference, np.asarray(reliability)
 
 
 @dataclass(frozen=True)
