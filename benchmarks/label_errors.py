@@ -19,7 +19,9 @@ CIFAR-10's *non-candidate* items (2 % of them, each flipped to a class drawn fro
 model's probabilities over the other classes, i.e. plausible confusions; seeds 0-4), takes
 cleanlab's flags on the noisy labels as the candidates (as in the real study), and compares
 self-confidence with the posterior at temperatures ``TEMPERATURES`` by average precision on
-them; the best (``TEMPERATURE``) is fixed here. ``--json`` prints one JSON object.
+them; the best (``TEMPERATURE``) is fixed here. Result: mean AP 0.984 at T = 0.5, 0.981 at
+T = 1, 0.976 at T = 2, 0.958 at T = 4, self-confidence 0.983 -- nearly saturated, so this
+tuning separates the settings only weakly. ``--json`` prints one JSON object.
 Needs the ``audit`` extra (``pip install 'labelloop[audit]'``). Run from the repository root.
 """
 
