@@ -100,6 +100,7 @@ from labelloop.cli import events as _events  # noqa: E402,F401
 from labelloop.cli import plugins as _plugins  # noqa: E402,F401
 from labelloop.cli import release as _release  # noqa: E402,F401
 from labelloop.cli import server as _server  # noqa: E402,F401
+from labelloop.cli import audit as _audit  # noqa: E402,F401
 # isort: on
 
 _use_command_class(app)
