@@ -172,6 +172,19 @@ def test_status_does_not_count_gold_items_as_unlabeled(project, cli):
     assert stages["unlabeled"] == 3 and stages["answered"] == 3 and stages["gold"] == 5
 
 
+def test_status_counts_current_labels_as_items_list_shows_them(project, cli):
+    current = json.loads(_ok(cli("status", "--json")).out)["current_labels"]
+    shown = json.loads(_ok(cli("items", "list", "--json")).out)["items"]
+    labels = [x["label"] for x in shown if x["label"] is not None]
+    assert current["items"] == len(labels) > 0
+    assert current["by_label"] == {v: labels.count(v) for v in set(labels)}
+    assert sorted((x["label"], x["items"]) for x in current["values"]) == sorted(
+        (v, labels.count(v)) for v in set(labels)
+    )
+    text = _ok(cli("status")).out
+    assert f"current labels ({len(labels)} items)" in text
+
+
 def test_correct_needs_a_schema(workspace, cli):
     (workspace / "items.jsonl").write_text(json.dumps(ITEMS[0]) + "\n")
     _ok(cli("import", "items", "items.jsonl"))

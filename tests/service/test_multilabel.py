@@ -103,6 +103,13 @@ def test_multi_label_loop_on_real_items(store, cli, news):
     shown = json.loads(cli("items", "list", "--json", "--limit", "200").out)["items"]
     labels = {x["key"]: x["label"] for x in shown}
     assert all(isinstance(v, list) for v in labels.values())
+    current = json.loads(cli("status", "--json").out)["current_labels"]
+    labeled = [v for v in labels.values() if v is not None]
+    assert current["items"] == len(labeled) >= 80
+    assert all(isinstance(x["label"], list) for x in current["values"])  # sets stay lists
+    assert current["by_label"] == {t: n for t in TOPICS if (n := sum(t in v for v in labeled))}
+    first = current["values"][0]
+    assert first["items"] == max(labeled.count(v) for v in labeled)
     got = np.array([[t in labels[f"n{i}"] for t in TOPICS] for i in range(40, 120)])
     ours = (got == truth[40:]).mean()
     mv = (make_set_aggregator("multi_label_mv.v1").fit(simulated).labels_ == truth[40:]).mean()

@@ -314,6 +314,10 @@ def status(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     for kind, v in sorted(info["by_labeler_kind"].items()):
         kinds.add_row(kind, f"{v['labelers']:,}", f"{v['answers']:,}")
     console.print(kinds)
+    current = info["current_labels"]
+    if current["items"]:
+        shown = ", ".join(f"{name} {n:,}" for name, n in list(current["by_label"].items())[:10])
+        console.print(f"current labels ({current['items']:,} items): {shown}")
     queue = info["batch_items"]
     if any(queue.values()):
         console.print(

@@ -471,3 +471,15 @@ def latest_corrections(conn: Connection, project: Project) -> dict[int, Any]:
     ):
         out[int(item_id)] = None if label is None else json.loads(label)
     return out
+
+
+def current_label_counts(conn: Connection, project: Project) -> list[tuple[Any, int]]:
+    """Items per current label value (gold, else the latest correction, else the consensus;
+    decoded: a class name, or a list of names for task types that keep sets), most items
+    first, then by the label's canonical JSON."""
+    q = _item_query(project).subquery()
+    rows = conn.execute(
+        select(q.c.label, func.count()).where(q.c.label.is_not(None)).group_by(q.c.label)
+    ).all()
+    decoded = [(json.loads(text), int(n)) for text, n in rows]
+    return sorted(decoded, key=lambda x: (-x[1], json.dumps(x[0], sort_keys=True)))

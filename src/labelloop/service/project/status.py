@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from labelloop.core.provenance import ChainBreak, find_chain_break
-from labelloop.store import repo
+from labelloop.store import listing, repo
 from labelloop.store.engine import Store
 from labelloop.store.status import status_counts
 
@@ -17,6 +18,7 @@ def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
     with store.read() as conn:
         project = repo.get_project(conn, project_name)
         counts = status_counts(conn, project)
+        values = listing.current_label_counts(conn, project)
         schema = None
         if project.schema_version_id is not None:
             sv = repo.get_schema_version(conn, project.schema_version_id)
@@ -49,6 +51,26 @@ def project_status(store: Store, project_name: str | None) -> dict[str, Any]:
         "schema": schema,
         "schema_versions": counts.schema_versions,
         "batch_items": counts.batch_items,
+        "current_labels": _current_labels(values),
+    }
+
+
+TOP_VALUES = 20
+"""Label values (sets, for multi-label) listed by ``status``, most frequent first."""
+
+
+def _current_labels(values: list[tuple[Any, int]]) -> dict[str, Any]:
+    """Items with a current label, items per label (for a list: per label it contains) and
+    the most frequent values as they are (a list for multi-label)."""
+    by_label: Counter[str] = Counter()
+    for value, n in values:
+        for name in value if isinstance(value, list) else [value]:
+            by_label[str(name)] += n
+    return {
+        "items": sum(n for _, n in values),
+        "by_label": dict(sorted(by_label.items(), key=lambda x: (-x[1], x[0]))),
+        "values": [{"label": value, "items": n} for value, n in values[:TOP_VALUES]],
+        "distinct_values": len(values),
     }
 
 
