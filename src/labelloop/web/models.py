@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 Role = Literal["admin", "reviewer", "expert", "annotator"]
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 """No control characters (PostgreSQL text cannot hold NUL; names never need them)."""
+NAMED = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+"""Printable, and not only white space (names are stored stripped)."""
 
 
 class Body(BaseModel):
@@ -50,7 +52,7 @@ class MeOut(BaseModel):
 
 class TokenIn(Body):
     name: str = Field(
-        min_length=1, max_length=200, pattern=PRINTABLE, description="What the token is for."
+        min_length=1, max_length=200, pattern=NAMED, description="What the token is for."
     )
 
 
