@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from labelloop.service.project import accounts
+from labelloop.service.project.schemas import apply_schema_file
 from labelloop.service.project.workspace import create_project, load_secret_key, open_workspace
 from labelloop.service.source.imports import import_items
 from labelloop.settings import Settings
@@ -21,6 +22,16 @@ PROJECT = "test"
 OTHER = "other"
 ITEM = "t1"
 OTHER_ITEM = "o1"
+SCHEMA = """name: served
+version: "1"
+task: single_label
+inputs:
+  - name: text
+    type: text
+labels:
+  - {name: "yes", description: the yes class}
+  - {name: "no", description: the no class}
+"""
 
 
 @dataclass
@@ -68,7 +79,7 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def served(workspace: Path, tmp_path: Path) -> Iterator[Served]:
-    """Project 'test' (items t1, t2) with admin, reviewer, expert and annotator users named
+    """Project 'test' (schema yes/no, no worked examples; items t1, t2) with admin, reviewer, expert and annotator users named
     after their role; project 'other' (item o1) whose admin is 'outsider'."""
     items = tmp_path / "items.csv"
     items.write_text("id,text\nt1,first <b>item</b>\nt2,second item\n", encoding="utf-8")
@@ -78,6 +89,8 @@ def served(workspace: Path, tmp_path: Path) -> Iterator[Served]:
     tokens = {}
     with open_workspace(workspace) as ws:
         create_project(ws.store, OTHER)
+        (tmp_path / "schema.yaml").write_text(SCHEMA, encoding="utf-8")
+        apply_schema_file(ws.store, PROJECT, tmp_path / "schema.yaml")
         import_items(ws.store, PROJECT, items, id_field="id")
         import_items(ws.store, OTHER, other_items, id_field="id")
         keys = accounts.Keys.from_secret(load_secret_key(ws.root))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from httpx import Response
 
 from tests.web.conftest import ITEM, OTHER, OTHER_ITEM, PROJECT, ROLES, Served
 
@@ -26,13 +27,26 @@ IN_PROJECT = {
     ("PUT", f"{API}/projects/{{project}}/members/{{user}}/suspended"): {"admin"},
     ("GET", f"{API}/projects/{{project}}/items"): {"admin", "reviewer"},
     ("GET", f"{API}/projects/{{project}}/items/{{key}}"): {"admin", "reviewer"},
+    ("GET", f"{API}/projects/{{project}}/tasks/next"): {"annotator", "expert"},
+    ("POST", f"{API}/projects/{{project}}/tasks/{{assignment}}/answer"): {"annotator", "expert"},
+    ("POST", f"{API}/projects/{{project}}/tasks/{{assignment}}/skip"): {"annotator", "expert"},
+    ("POST", f"{API}/projects/{{project}}/decisions"): {"reviewer", "expert"},
+    ("GET", f"{API}/projects/{{project}}/policy"): {"admin"},
+    ("PUT", f"{API}/projects/{{project}}/policy"): {"admin"},
+    ("GET", f"{API}/projects/{{project}}/people"): {"admin", "reviewer"},
 }
 BODIES = {
     "TokenIn": {"name": "matrix"},
     "RoleIn": {"role": "annotator"},  # the annotator's current role: no change
     "SuspendedIn": {"suspended": False},
     "LoginIn": {"name": "nobody", "password": "wrong"},
+    "AnswerIn": {"label": "yes"},
+    "SkipIn": {"reason": "cannot_tell", "comment": "matrix"},
+    "DecisionIn": {"item": ITEM, "label": "yes"},
+    "PolicyIn": {},  # no change
 }
+NO_TASK = "no-such-assignment"
+"""The matrix holds no task: an allowed caller's answer to it is the assignment's 404."""
 CALLERS = (*ROLES, "outsider")
 
 
@@ -51,7 +65,11 @@ def _body(op: dict[str, Any]) -> dict[str, Any] | None:
     return None if ref is None else BODIES[ref.rsplit("/", 1)[1]]
 
 
-def _call(
+def _call(served: Served, method: str, path: str, op: dict[str, Any], *args: Any, **kw: Any) -> int:
+    return _respond(served, method, path, op, *args, **kw).status_code
+
+
+def _respond(
     served: Served,
     method: str,
     path: str,
@@ -61,17 +79,19 @@ def _call(
     project: str = PROJECT,
     key: str = ITEM,
     token_id: int = 0,
-) -> int:
+) -> Response:
     url = (
         path.replace("{project}", project)
         .replace("{user}", "annotator")
         .replace("{key}", key)
         .replace("{token_id}", str(token_id))
+        .replace("{assignment}", NO_TASK)
     )
+    headers = {**headers, "Idempotency-Key": "matrix"}
     res = served.client.request(method, url, json=_body(op), headers=headers)
     declared = op["responses"]
     assert str(res.status_code) in declared, (method, path, res.status_code, res.text)
-    return res.status_code
+    return res
 
 
 def test_the_table_names_every_route(served: Served) -> None:
@@ -98,9 +118,13 @@ def test_role_matrix(served: Served, who: str) -> None:
         if "{token_id}" in path:  # a fresh token of the caller's, to revoke
             made = served.client.post(f"{API}/me/tokens", json={"name": "x"}, headers=headers)
             token_id = made.json()["id"]
-        status = _call(served, method, path, op, headers, token_id=token_id)
+        res = _respond(served, method, path, op, headers, token_id=token_id)
+        status = res.status_code
         allowed = (method, path) in ANY_USER or who in IN_PROJECT.get((method, path), set())
-        if allowed:
+        if allowed and "{assignment}" in path:  # past the role check, to the task
+            assert status == 404, (who, method, path, status)
+            assert NO_TASK in res.json()["detail"], (who, method, path)
+        elif allowed:
             assert 200 <= status < 300, (who, method, path, status)
         else:
             assert status == 404, (who, method, path, status)

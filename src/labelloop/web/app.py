@@ -10,12 +10,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from labelloop import __version__
+from labelloop.service.annotate.submit import SubmissionWriter
 from labelloop.service.project.accounts import Keys
 from labelloop.service.project.workspace import load_secret_key, open_workspace
 from labelloop.settings import Settings, get_settings
 from labelloop.web import errors, pages
 from labelloop.web.auth import Context
-from labelloop.web.routes import items, projects, session, tokens
+from labelloop.web.routes import items, projects, session, tokens, work
 
 API_PREFIX = "/api/v1"
 CSP = (
@@ -45,14 +46,19 @@ def create_app(settings: Settings | None = None, *, root: Path | None = None) ->
         raise
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        workspace.close()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # one writer for every project: submissions are group committed on one connection
+        app.state.writer = SubmissionWriter(workspace.store, None)
+        try:
+            yield
+        finally:
+            app.state.writer.close()
+            workspace.close()
 
     app = FastAPI(
         title="labelloop",
         version=__version__,
-        description="Labeling operations: projects, members and roles, items, and (soon) work.",
+        description="Labeling operations: projects, members and roles, items, and people at work.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # the hosted docs pages load scripts from elsewhere; the CSP forbids it
         redoc_url=None,
@@ -75,7 +81,7 @@ def create_app(settings: Settings | None = None, *, root: Path | None = None) ->
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    for router in (session.router, tokens.router, projects.router, items.router):
+    for router in (session.router, tokens.router, projects.router, items.router, work.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

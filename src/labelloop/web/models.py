@@ -11,6 +11,8 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 """No control characters (PostgreSQL text cannot hold NUL; names never need them)."""
 NAMED = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 """Printable, and not only white space (names are stored stripped)."""
+PRINTABLE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Free text: no control characters but tab and line breaks."""
 
 
 class Body(BaseModel):
@@ -161,3 +163,92 @@ class ItemDetailOut(ItemOut):
     created_at: str
     batches: list[dict[str, Any]]
     events: list[ItemEventOut]
+
+
+class TaskOut(BaseModel):
+    """One task: nothing in it tells calibration, gold and production items apart."""
+
+    assignment: str
+    """Opaque id of this assignment; answer or skip it by this id."""
+    data: dict[str, Any]
+    """The item's fields the schema declares."""
+    schema_version: str
+    expires_at: str
+    """When the lease ends and the item returns to the queue."""
+
+
+class NextTaskOut(BaseModel):
+    task: TaskOut | None
+    """None when there is nothing for the caller now."""
+
+
+class AnswerIn(Body):
+    label: str | list[str] = Field(
+        description="A label of the schema (a list of labels for a multi-label schema)."
+    )
+    time_spent_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+
+
+class SkipIn(Body):
+    reason: Literal["cannot_tell", "bad_item"]
+    comment: str | None = Field(default=None, max_length=2000, pattern=PRINTABLE_TEXT)
+    time_spent_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+
+
+class SubmissionOut(BaseModel):
+    assignment: str
+    event_id: int
+    seq: int
+    type: Literal["answer", "correction", "adjudication", "flag"]
+    replayed: bool
+    """True when the Idempotency-Key was seen before: this is the original result."""
+
+
+class DecisionIn(Body):
+    item: str = Field(min_length=1, max_length=1000, pattern=PRINTABLE)
+    label: str = Field(min_length=1, max_length=1000, pattern=PRINTABLE)
+    note: str | None = Field(default=None, max_length=2000, pattern=PRINTABLE_TEXT)
+
+
+class DecisionOut(BaseModel):
+    item: str
+    label: str
+    seq: int
+    """The adjudication event's sequence number in the project's chain."""
+
+
+class PersonOut(BaseModel):
+    labeler_id: int
+    stage: Literal["calibration", "production"]
+    round: int
+    """Calibration round: 1, then one more each time the person is sent back."""
+    flagged_at: int | None
+    """Graded answers at the flag, while flagged."""
+
+
+def _policy_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    """The policy's response and request bodies, from its one definition in the service."""
+    from dataclasses import MISSING, fields
+
+    from pydantic import create_model
+
+    from labelloop.service.annotate.work import AnnotationPolicy
+
+    found = [
+        (f.name, type(f.default)) for f in fields(AnnotationPolicy) if f.default is not MISSING
+    ]
+    out = create_model(  # type: ignore[call-overload]
+        "PolicyOut",
+        __doc__="How the project hands out work and judges people.",
+        **{name: (kind, ...) for name, kind in found},
+    )
+    into = create_model(  # type: ignore[call-overload]
+        "PolicyIn",
+        __base__=Body,
+        __doc__="Policy settings to change; the others keep their values.",
+        **{name: (kind | None, None) for name, kind in found},
+    )
+    return out, into
+
+
+PolicyOut, PolicyIn = _policy_models()

@@ -494,8 +494,11 @@ _STOP = object()
 
 
 class SubmissionWriter:
-    """The single writer of a project: :meth:`submit` and :meth:`next_task` from any
-    thread; each returns after the group holding it committed (or raises its error).
+    """The single writer: :meth:`submit` and :meth:`next_task` from any thread; each returns
+    after the group holding it committed (or raises its error).
+
+    ``project_name`` is the project a call names none; a server passes each call's project,
+    so one writer (one connection) serves them all.
 
     Leases go through it too: on SQLite every write then uses one connection, so callers
     never wait on the database lock (they wait in the queue, and a group's one commit
@@ -506,23 +509,36 @@ class SubmissionWriter:
         self.store = store
         self.project_name = project_name
         self.max_group = max_group
-        self.cache = Reliabilities()
+        self.caches: dict[str | None, Reliabilities] = {}
         self.groups = 0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="labelloop-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, sub: Submission, timeout: float | None = None) -> SubmissionResult:
+    def _project(self, project: str | None) -> str | None:
+        return self.project_name if project is None else project
+
+    def submit(
+        self, sub: Submission, timeout: float | None = None, *, project: str | None = None
+    ) -> SubmissionResult:
+        name = self._project(project)
+        cache = self.caches.setdefault(name, Reliabilities())
         result: SubmissionResult = self._call(
-            lambda conn: submit_in(conn, self.project_name, sub, self.cache), timeout
+            lambda conn: submit_in(conn, name, sub, cache), timeout
         )
         return result
 
     def next_task(
-        self, labeler_id: int, *, now: datetime | None = None, timeout: float | None = None
+        self,
+        labeler_id: int,
+        *,
+        now: datetime | None = None,
+        timeout: float | None = None,
+        project: str | None = None,
     ) -> Task | None:
+        name = self._project(project)
         task: Task | None = self._call(
-            lambda conn: next_task_in(conn, self.project_name, labeler_id, now=now), timeout
+            lambda conn: next_task_in(conn, name, labeler_id, now=now), timeout
         )
         return task
 
@@ -569,7 +585,7 @@ class SubmissionWriter:
         self, conn: Connection, group: list[tuple[Callable[[Connection], Any], Future[Any]]]
     ) -> None:
         outcomes: list[Any] = []
-        since = self.cache.since_fit
+        since = {name: cache.since_fit for name, cache in list(self.caches.items())}
         try:
             with conn.begin():
                 for job, _ in group:
@@ -579,7 +595,8 @@ class SubmissionWriter:
                     except LabelloopError as exc:
                         outcomes.append(exc)
         except BaseException as exc:  # the commit failed: nothing of the group was written
-            self.cache.since_fit = since
+            for name, count in since.items():
+                self.caches[name].since_fit = count
             for _, future in group:
                 future.set_exception(exc)
             return
