@@ -63,9 +63,12 @@ def next_task(
     return NextTaskOut(task=None if task is None else TaskOut(**vars(task)))
 
 
-def _submit(out: SubmissionWriter, me: Member, sub: Submission) -> SubmissionOut:
-    result = out.submit(sub, WAIT_S, project=me.project)
-    return SubmissionOut(**result.as_dict())
+def _submit(
+    out: SubmissionWriter, me: Member, assignment: str, key: str, **content: Any
+) -> SubmissionOut:
+    """One submission through the app's writer; returns after its group committed."""
+    sub = Submission(me.membership.labeler_id, assignment, key, **content)
+    return SubmissionOut(**out.submit(sub, WAIT_S, project=me.project).as_dict())
 
 
 @router.post(
@@ -81,14 +84,7 @@ def answer(
     me: Annotated[Member, Depends(member(*WORKERS))],
     out: Annotated[SubmissionWriter, Depends(writer)],
 ) -> SubmissionOut:
-    sub = Submission(
-        me.membership.labeler_id,
-        assignment,
-        key,
-        label=body.label,
-        time_spent_ms=body.time_spent_ms,
-    )
-    return _submit(out, me, sub)
+    return _submit(out, me, assignment, key, label=body.label, time_spent_ms=body.time_spent_ms)
 
 
 @router.post(
@@ -104,15 +100,8 @@ def skip(
     me: Annotated[Member, Depends(member(*WORKERS))],
     out: Annotated[SubmissionWriter, Depends(writer)],
 ) -> SubmissionOut:
-    sub = Submission(
-        me.membership.labeler_id,
-        assignment,
-        key,
-        skip=body.reason,
-        comment=body.comment,
-        time_spent_ms=body.time_spent_ms,
-    )
-    return _submit(out, me, sub)
+    fields = {"skip": body.reason, "comment": body.comment, "time_spent_ms": body.time_spent_ms}
+    return _submit(out, me, assignment, key, **fields)
 
 
 @router.post(
