@@ -232,3 +232,10 @@ def test_concurrent_clients_lose_and_duplicate_nothing(work: Work) -> None:
         status = project_status(ws.store, "test")
     assert status["answers"] == len(acknowledged)  # every acknowledged answer stored once
     assert len(acknowledged) >= ANNOTATORS * 20 + len(ITEMS) - len(GOLD)  # all work done
+
+
+def test_a_lease_too_long_for_dates_is_refused(work: Work) -> None:
+    boss = work.as_("boss")
+    res = work.client.put(f"{API}/policy", json={"lease_seconds": 10**12}, headers=boss)
+    assert res.status_code == 422 and "lease_seconds" in res.json()["detail"]
+    assert work.next_task("a0") is not None  # the policy in force still works

@@ -226,6 +226,10 @@ class PersonOut(BaseModel):
     """Graded answers at the flag, while flagged."""
 
 
+MAX_SETTING = 1_000_000_000
+"""Largest whole-number policy setting (a lease of 30 years; beyond, dates overflow)."""
+
+
 def _policy_models() -> tuple[type[BaseModel], type[BaseModel]]:
     """The policy's response and request bodies, from its one definition in the service."""
     from dataclasses import MISSING, fields
@@ -246,7 +250,10 @@ def _policy_models() -> tuple[type[BaseModel], type[BaseModel]]:
         "PolicyIn",
         __base__=Body,
         __doc__="Policy settings to change; the others keep their values.",
-        **{name: (kind | None, None) for name, kind in found},
+        **{
+            name: (kind | None, Field(default=None, le=MAX_SETTING) if kind is int else None)
+            for name, kind in found
+        },
     )
     return out, into
 
