@@ -14,6 +14,10 @@ the real answers to that task, in turn. Reported: submissions/s over the replay,
 the answer requests, acknowledged answers, answers stored afterwards, duplicate event ids.
 Not yet: PostgreSQL with 2 workers, the load generator's CPU share, aggregate accuracy,
 adaptive vs fixed overlap, Label Studio.
+
+First figure (dog, 400 items, 40 clients, SQLite, 2 cores shared with other work, load ~5):
+23.8 submissions/s, p50 827 ms, p99 1400 ms; 2,276 acknowledged = 2,276 stored, 0 duplicates.
+Far from the 400/s goal; where the time goes is not measured yet.
 """
 
 from __future__ import annotations
