@@ -20,7 +20,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -32,15 +31,10 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serve import serving  # noqa: E402
 from _stores import add_store_options, base_env, selected_stores, store_env  # noqa: E402
 
 WARMUP = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _labelloop(folder: Path, env: dict[str, str], *args: str) -> str:
@@ -79,24 +73,7 @@ def measure(store: str, requests: int, logins: int) -> dict[str, Any]:
         password = json.loads(
             _labelloop(folder, env, "user", "add", "boss", "--role", "admin", "--json")
         )["password"]
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):  # up to ~30 s to start
-                try:
-                    httpx.get(f"{base}/login")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            else:
-                raise SystemExit("the server did not start")
+        with serving(folder, env) as base:
             creds = {"name": "boss", "password": password}
             with httpx.Client(base_url=base) as client:
                 login = _times(logins, lambda: client.post("/api/v1/auth/login", json=creds))
@@ -114,9 +91,6 @@ def measure(store: str, requests: int, logins: int) -> dict[str, Any]:
                 for _ in range(WARMUP):
                     client.get(path)
                 by_token = _times(requests, lambda: client.get(path))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     return {"store": store, "login": login, "session_cookie": by_cookie, "bearer_token": by_token}
 
 

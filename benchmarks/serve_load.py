@@ -31,8 +31,6 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -43,16 +41,11 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serve import serving  # noqa: E402
 from _stores import add_store_options, base_env, selected_stores, store_env  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowd" / "dog"
 CALIBRATION = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _read(data: Path, items: int) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -158,28 +151,8 @@ def measure(store: str, data: Path, items: int, clients: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, store_env(store, base_env()) as env:
         folder = Path(tmp)
         tokens, truth, answers = _setup(folder, env, data, items, clients)
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):  # up to ~30 s to start
-                try:
-                    httpx.get(f"{base}/login")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            else:
-                raise SystemExit("the server did not start")
+        with serving(folder, env) as base:
             out = asyncio.run(_replay(base, tokens, truth, answers))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         from labelloop.service.project.status import project_status
         from labelloop.service.project.workspace import open_workspace
 
