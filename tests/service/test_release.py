@@ -361,7 +361,8 @@ def test_export_is_bit_identical_and_swapped_in_whole(store, tmp_path):
     rows = [json.loads(x) for x in Path(lines.path, "labels.jsonl").read_text().splitlines()]
     assert {r["item"]: r["label"] for r in rows} == {"t1": "spam", "t2": "ham", "t3": "ham"}
     assert sorted(p.name for p in out.iterdir()) == [".versions", "v1-jsonl", "v1-parquet"]
-    with pytest.raises(NotFound, match=r"unknown exporter 'xml'; known: jsonl\.v1, parquet\.v1"):
+    known = r"csv\.v1, hf\.v1, jsonl\.v1, label_studio\.v1, parquet\.v1"
+    with pytest.raises(NotFound, match=rf"unknown exporter 'xml'; known: {known}"):
         export_release(store, None, "v1", "xml", out)
 
 

@@ -204,27 +204,62 @@ def get_release(conn: Connection, project: Project, name: str) -> Release:
 
 
 def release_labels(conn: Connection, release_id: int) -> list[ReleaseLabel]:
-    """The labels of a release, by item key."""
+    """The labels of a release, by item key.
+
+    Read column-wise (one tuple per row, no ORM row objects) and decoded through
+    per-text caches: a release repeats few distinct labels and soft labels, so each
+    distinct JSON text is decoded once; answer lists of ints are split, not parsed.
+    """
     rl, it = t.release_labels, t.items
     rows = conn.execute(
-        select(rl, it.c.key)
+        select(
+            it.c.key,
+            rl.c.label,
+            rl.c.confidence,
+            rl.c.soft_label,
+            rl.c.source,
+            rl.c.event_seq,
+            rl.c.answers,
+            rl.c.split,
+        )
         .join(it, it.c.id == rl.c.item_id)
         .where(rl.c.release_id == release_id)
         .order_by(it.c.key)
     )
+    labels, soft = _Decoded(), _Decoded()
     return [
         ReleaseLabel(
-            r.key,
-            json.loads(r.label),
-            r.confidence,
-            _load(r.soft_label),
-            r.source,
-            None if r.event_seq is None else int(r.event_seq),
-            tuple(json.loads(r.answers)),
-            r.split,
+            key,
+            labels(label),
+            confidence,
+            soft(soft_label),
+            source,
+            None if event_seq is None else int(event_seq),
+            _int_list(answers),
+            split,
         )
-        for r in rows
+        for key, label, confidence, soft_label, source, event_seq, answers, split in rows
     ]
+
+
+class _Decoded:
+    """JSON decoding with a cache per distinct text (decoded values are shared: read-only)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str | None, Any] = {None: None}
+
+    def __call__(self, text: str | None) -> Any:
+        try:
+            return self.seen[text]
+        except KeyError:
+            value = self.seen[text] = json.loads(text)  # type: ignore[arg-type]
+            return value
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    """A canonical JSON list of ints (``[3,17]``) as a tuple, without a JSON parser."""
+    inner = text[1:-1]
+    return tuple(map(int, inner.split(","))) if inner else ()
 
 
 def event_payload(conn: Connection, project: Project, seq: int) -> tuple[str, Any]:
@@ -249,12 +284,46 @@ def event_seq_of(conn: Connection, project: Project, event_id: int) -> tuple[int
     return int(row.seq), row.hash
 
 
-def answer_provenance(conn: Connection, project: Project) -> dict[int, tuple[str, str, str]]:
-    """Per answer or correction event seq: (labeler ``kind:name:version``, kind, created_at)."""
+@dataclass(frozen=True)
+class AnswerDetails:
+    """Per answer or correction event, by seq: who gave it, when, what, and how long it took."""
+
+    labeler: dict[int, str]
+    """``kind:name:version`` of its labeler."""
+    kind: dict[int, str]
+    created_at: dict[int, str]
+    label: dict[int, Any]
+    """Decoded label (None: abstained or withdrawn)."""
+    time_spent_ms: dict[int, int | None]
+
+
+def answer_details(conn: Connection, project: Project) -> AnswerDetails:
+    """:class:`AnswerDetails` of every answer or correction event with a labeler.
+
+    One pass over the events without a join: labelers are few and looked up in memory.
+    """
     ev, lb = t.events, t.labelers
+    who = {
+        int(i): (f"{kind}:{name}:{version}", kind)
+        for i, kind, name, version in conn.execute(
+            select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version)
+        )
+    }
     rows = conn.execute(
-        select(ev.c.seq, lb.c.kind, lb.c.name, lb.c.version, ev.c.created_at)
-        .join(lb, lb.c.id == ev.c.labeler_id)
-        .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
+        select(ev.c.seq, ev.c.labeler_id, ev.c.created_at, ev.c.label, ev.c.time_spent_ms).where(
+            ev.c.project_id == project.id,
+            ev.c.type.in_(("answer", "correction")),
+            ev.c.labeler_id.is_not(None),
+        )
     )
-    return {int(r.seq): (f"{r.kind}:{r.name}:{r.version}", r.kind, r.created_at) for r in rows}
+    decode = _Decoded()
+    out = AnswerDetails({}, {}, {}, {}, {})
+    for seq, labeler_id, created_at, label, spent in rows:
+        key, kind = who[int(labeler_id)]
+        seq = int(seq)
+        out.labeler[seq] = key
+        out.kind[seq] = kind
+        out.created_at[seq] = created_at
+        out.label[seq] = decode(label)
+        out.time_spent_ms[seq] = None if spent is None else int(spent)
+    return out

@@ -1,7 +1,8 @@
-"""`labelloop release export NAME --format jsonl|parquet --out DIR`.
+"""`labelloop release export NAME --format jsonl|csv|parquet|hf|label_studio --out DIR`.
 
 The export of a release is a folder ``DIR/.versions/NAME-FORMAT-<sha256[:16]>`` holding the
-label file and ``manifest.json`` (written last: the sha256 and size of the label file, the
+label file (with its siblings, for formats of several files) and ``manifest.json`` (written
+last: the sha256 and size of every file, the
 release's checkpoint and labels digest), made current by pointing the symlink
 ``DIR/NAME-FORMAT`` at it in one rename (formats.files.publish_folder). Every file is
 fsynced first, so a kill at any point leaves the previous export or the complete new one.
@@ -71,10 +72,12 @@ def export_release(
         project = repo.get_project(conn, project_name)
         release = rs.get_release(conn, project, name)
         labels = rs.release_labels(conn, release.id)
-        who = rs.answer_provenance(conn, project)
+        details = rs.answer_details(conn, project)
+    method, schema_version = release.body["method"], release.body["schema"]["version"]
+    known = details.labeler
     rows: list[Row] = []
     for x in labels:
-        seen = [who[s] for s in x.answers if s in who]
+        seen = [s for s in x.answers if s in known]
         rows.append(
             {
                 "item": x.item,
@@ -82,12 +85,16 @@ def export_release(
                 "confidence": x.confidence,
                 "soft_label": x.soft_label,
                 "source": x.source,
+                "method": method,
+                "schema_version": schema_version,
                 "split": x.split,
                 "event_seq": x.event_seq,
                 "answers": list(x.answers),
-                "labelers": [s[0] for s in seen],
-                "labeler_kinds": [s[1] for s in seen],
-                "answered_at": [s[2] for s in seen],
+                "labelers": [known[s] for s in seen],
+                "labeler_kinds": [details.kind[s] for s in seen],
+                "answered_at": [details.created_at[s] for s in seen],
+                "answer_labels": [details.label[s] for s in seen],
+                "time_spent_ms": [details.time_spent_ms[s] for s in seen],
             }
         )
     read_seconds = time.perf_counter() - start
@@ -110,18 +117,20 @@ def export_release(
             "release": name,
             "format": plugin.key,
             "files": {
-                file_name: {
-                    "sha256": digest,
-                    "bytes": (staging / file_name).stat().st_size,
-                    "rows": len(rows),
+                f.name: {
+                    "sha256": digest if f.name == file_name else _sha256(f),
+                    "bytes": f.stat().st_size,
+                    **({"rows": len(rows)} if f.name == file_name else {}),
                 }
+                for f in sorted(staging.iterdir())
             },
             "checkpoint": body["checkpoint"],
             "labels_sha256": body["labels_sha256"],
             "schema": body["schema"],
             "method": body["method"],
             "params": body["params"],
-            "columns_note": "answers: seqs of the answer events used, in the project's chain",
+            "columns_note": "answers: seqs of the answer events used, in the project's chain; "
+            "labelers, labeler_kinds, answered_at, answer_labels, time_spent_ms: theirs",
         }
         (staging / MANIFEST).write_text(canonical_json(manifest) + "\n", encoding="utf-8")
         folder = versions / f"{name}-{fmt}-{digest[:16]}"
