@@ -206,9 +206,8 @@ def get_release(conn: Connection, project: Project, name: str) -> Release:
 def release_labels(conn: Connection, release_id: int) -> list[ReleaseLabel]:
     """The labels of a release, by item key.
 
-    Read column-wise (one tuple per row, no ORM row objects) and decoded through
-    per-text caches: a release repeats few distinct labels and soft labels, so each
-    distinct JSON text is decoded once; answer lists of ints are split, not parsed.
+    Read column-wise in one fetch and decoded in bulk: each distinct label or soft label
+    text is decoded once (a release repeats few), and all answer lists in one JSON parse.
     """
     rl, it = t.release_labels, t.items
     rows = conn.execute(
@@ -225,20 +224,17 @@ def release_labels(conn: Connection, release_id: int) -> list[ReleaseLabel]:
         .join(it, it.c.id == rl.c.item_id)
         .where(rl.c.release_id == release_id)
         .order_by(it.c.key)
-    )
+    ).all()
+    if not rows:
+        return []
+    keys, label, confidence, soft_label, source, event_seq, answers, split = zip(*rows, strict=True)
     labels, soft = _Decoded(), _Decoded()
+    answer_lists = json.loads("[" + ",".join(answers) + "]")
     return [
-        ReleaseLabel(
-            key,
-            labels(label),
-            confidence,
-            soft(soft_label),
-            source,
-            None if event_seq is None else int(event_seq),
-            _int_list(answers),
-            split,
+        ReleaseLabel(k, labels(lab), c, soft(sl), src, None if e is None else int(e), tuple(a), sp)
+        for k, lab, c, sl, src, e, a, sp in zip(
+            keys, label, confidence, soft_label, source, event_seq, answer_lists, split, strict=True
         )
-        for key, label, confidence, soft_label, source, event_seq, answers, split in rows
     ]
 
 
@@ -254,12 +250,6 @@ class _Decoded:
         except KeyError:
             value = self.seen[text] = json.loads(text)  # type: ignore[arg-type]
             return value
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    """A canonical JSON list of ints (``[3,17]``) as a tuple, without a JSON parser."""
-    inner = text[1:-1]
-    return tuple(map(int, inner.split(","))) if inner else ()
 
 
 def event_payload(conn: Connection, project: Project, seq: int) -> tuple[str, Any]:
@@ -284,30 +274,22 @@ def event_seq_of(conn: Connection, project: Project, event_id: int) -> tuple[int
     return int(row.seq), row.hash
 
 
-@dataclass(frozen=True)
-class AnswerDetails:
-    """Per answer or correction event, by seq: who gave it, when, what, and how long it took."""
-
-    labeler: dict[int, str]
-    """``kind:name:version`` of its labeler."""
-    kind: dict[int, str]
-    created_at: dict[int, str]
-    label: dict[int, Any]
-    """Decoded label (None: abstained or withdrawn)."""
-    time_spent_ms: dict[int, int | None]
+AnswerDetail = tuple[str, str, str, Any, "int | None"]
+"""Of one answer or correction event: labeler ``kind:name:version``, kind, created_at,
+decoded label (None: abstained or withdrawn), time spent in ms (None: not recorded)."""
 
 
-def answer_details(conn: Connection, project: Project) -> AnswerDetails:
-    """:class:`AnswerDetails` of every answer or correction event with a labeler.
+def answer_details(conn: Connection, project: Project) -> dict[int, AnswerDetail]:
+    """:data:`AnswerDetail` of every answer or correction event with a labeler, by seq.
 
-    One pass over the events without a join: labelers are few and looked up in memory.
+    One fetch of the events without a join: labelers are few and looked up in memory.
     """
     ev, lb = t.events, t.labelers
     who = {
         int(i): (f"{kind}:{name}:{version}", kind)
         for i, kind, name, version in conn.execute(
             select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version)
-        )
+        ).all()
     }
     rows = conn.execute(
         select(ev.c.seq, ev.c.labeler_id, ev.c.created_at, ev.c.label, ev.c.time_spent_ms).where(
@@ -315,15 +297,9 @@ def answer_details(conn: Connection, project: Project) -> AnswerDetails:
             ev.c.type.in_(("answer", "correction")),
             ev.c.labeler_id.is_not(None),
         )
-    )
+    ).all()
     decode = _Decoded()
-    out = AnswerDetails({}, {}, {}, {}, {})
-    for seq, labeler_id, created_at, label, spent in rows:
-        key, kind = who[int(labeler_id)]
-        seq = int(seq)
-        out.labeler[seq] = key
-        out.kind[seq] = kind
-        out.created_at[seq] = created_at
-        out.label[seq] = decode(label)
-        out.time_spent_ms[seq] = None if spent is None else int(spent)
-    return out
+    return {
+        seq: (*who[labeler_id], created_at, decode(label), spent)
+        for seq, labeler_id, created_at, label, spent in rows
+    }

@@ -74,10 +74,12 @@ def export_release(
         labels = rs.release_labels(conn, release.id)
         details = rs.answer_details(conn, project)
     method, schema_version = release.body["method"], release.body["schema"]["version"]
-    known = details.labeler
     rows: list[Row] = []
     for x in labels:
-        seen = [s for s in x.answers if s in known]
+        seen = [details[s] for s in x.answers if s in details]
+        labelers, kinds, when, answered, spent = (
+            map(list, zip(*seen, strict=True)) if seen else ([], [], [], [], [])
+        )
         rows.append(
             {
                 "item": x.item,
@@ -90,11 +92,11 @@ def export_release(
                 "split": x.split,
                 "event_seq": x.event_seq,
                 "answers": list(x.answers),
-                "labelers": [known[s] for s in seen],
-                "labeler_kinds": [details.kind[s] for s in seen],
-                "answered_at": [details.created_at[s] for s in seen],
-                "answer_labels": [details.label[s] for s in seen],
-                "time_spent_ms": [details.time_spent_ms[s] for s in seen],
+                "labelers": labelers,
+                "labeler_kinds": kinds,
+                "answered_at": when,
+                "answer_labels": answered,
+                "time_spent_ms": spent,
             }
         )
     read_seconds = time.perf_counter() - start
