@@ -30,13 +30,19 @@ from labelloop.store.engine import Store
 from tests.service.test_events import ANSWERS, answers_file, schema_file
 
 
-@pytest.fixture
-def store(database_url: str, tmp_path: Path) -> Store:
+def new_project(database_url: str, folder: Path, name: str) -> Store:
+    """A migrated store holding project ``name`` with its signing key (kept in ``folder``)."""
     s = Store(database_url)
     s.migrate()
     with s.write() as conn:
-        project = repo.create_project(conn, "rel")
-        create_key(conn, tmp_path, project)
+        project = repo.create_project(conn, name)
+        create_key(conn, folder, project)
+    return s
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path) -> Store:
+    s = new_project(database_url, tmp_path, "rel")
     apply_schema_file(s, None, schema_file(tmp_path))
     import_answers(s, None, answers_file(tmp_path, ANSWERS))
     gold = tmp_path / "gold.csv"

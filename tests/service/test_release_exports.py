@@ -13,12 +13,10 @@ import pytest
 from labelloop import registry
 from labelloop.service.project.schemas import apply_schema_file
 from labelloop.service.release.export import export_release
-from labelloop.service.release.keys import create_key
 from labelloop.service.release.releases import create_release
 from labelloop.service.source.imports import import_answers, import_gold
-from labelloop.store import repo
 from labelloop.store.engine import Store
-from tests.service.test_release import store  # noqa: F401  (the single-label fixture)
+from tests.service.test_release import new_project, store  # noqa: F401  (store: a fixture)
 
 FORMATS = ("jsonl", "csv", "parquet", "hf", "label_studio")
 
@@ -122,11 +120,7 @@ labels:
 
 @pytest.fixture
 def multi(database_url: str, tmp_path: Path) -> Store:
-    s = Store(database_url)
-    s.migrate()
-    with s.write() as conn:
-        project = repo.create_project(conn, "tags")
-        create_key(conn, tmp_path, project)
+    s = new_project(database_url, tmp_path, "tags")
     (tmp_path / "schema.yaml").write_text(MULTI_SCHEMA)
     apply_schema_file(s, None, tmp_path / "schema.yaml")
     answers = tmp_path / "answers.jsonl"

@@ -152,7 +152,7 @@ def write_hf(path: Path, rows: Sequence[Row]) -> None:
         "homepage": "",
         "license": "",
     }
-    state = {
+    state: dict[str, Any] = {
         "_data_files": [{"filename": path.name}],
         "_fingerprint": digest[:16],
         "_format_columns": None,
