@@ -90,7 +90,10 @@ BUILTINS: dict[str, dict[str, str]] = {
         "rules.v1": "labelloop.labelers.rules:LabelingFunction",
     },
     "exporter": {
+        "csv.v1": "labelloop.formats.release_files:CsvExporter",
+        "hf.v1": "labelloop.formats.release_files:HfExporter",
         "jsonl.v1": "labelloop.formats.release_files:JsonlExporter",
+        "label_studio.v1": "labelloop.formats.release_files:LabelStudioExporter",
         "parquet.v1": "labelloop.formats.release_files:ParquetExporter",
     },
 }

@@ -30,13 +30,19 @@ from labelloop.store.engine import Store
 from tests.service.test_events import ANSWERS, answers_file, schema_file
 
 
-@pytest.fixture
-def store(database_url: str, tmp_path: Path) -> Store:
+def new_project(database_url: str, folder: Path, name: str) -> Store:
+    """A migrated store holding project ``name`` with its signing key (kept in ``folder``)."""
     s = Store(database_url)
     s.migrate()
     with s.write() as conn:
-        project = repo.create_project(conn, "rel")
-        create_key(conn, tmp_path, project)
+        project = repo.create_project(conn, name)
+        create_key(conn, folder, project)
+    return s
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path) -> Store:
+    s = new_project(database_url, tmp_path, "rel")
     apply_schema_file(s, None, schema_file(tmp_path))
     import_answers(s, None, answers_file(tmp_path, ANSWERS))
     gold = tmp_path / "gold.csv"
@@ -361,7 +367,8 @@ def test_export_is_bit_identical_and_swapped_in_whole(store, tmp_path):
     rows = [json.loads(x) for x in Path(lines.path, "labels.jsonl").read_text().splitlines()]
     assert {r["item"]: r["label"] for r in rows} == {"t1": "spam", "t2": "ham", "t3": "ham"}
     assert sorted(p.name for p in out.iterdir()) == [".versions", "v1-jsonl", "v1-parquet"]
-    with pytest.raises(NotFound, match=r"unknown exporter 'xml'; known: jsonl\.v1, parquet\.v1"):
+    known = r"csv\.v1, hf\.v1, jsonl\.v1, label_studio\.v1, parquet\.v1"
+    with pytest.raises(NotFound, match=rf"unknown exporter 'xml'; known: {known}"):
         export_release(store, None, "v1", "xml", out)
 
 

@@ -184,7 +184,8 @@ def release_export(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", help="An exporter (`labelloop plugins exporter`): jsonl or parquet."
+            "--format",
+            help="An exporter (`labelloop plugins exporter`): jsonl, csv, parquet, hf or label_studio.",
         ),
     ] = "parquet",
     project: ProjectOpt = None,

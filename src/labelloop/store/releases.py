@@ -204,27 +204,52 @@ def get_release(conn: Connection, project: Project, name: str) -> Release:
 
 
 def release_labels(conn: Connection, release_id: int) -> list[ReleaseLabel]:
-    """The labels of a release, by item key."""
+    """The labels of a release, by item key.
+
+    Read column-wise in one fetch and decoded in bulk: each distinct label or soft label
+    text is decoded once (a release repeats few), and all answer lists in one JSON parse.
+    """
     rl, it = t.release_labels, t.items
     rows = conn.execute(
-        select(rl, it.c.key)
+        select(
+            it.c.key,
+            rl.c.label,
+            rl.c.confidence,
+            rl.c.soft_label,
+            rl.c.source,
+            rl.c.event_seq,
+            rl.c.answers,
+            rl.c.split,
+        )
         .join(it, it.c.id == rl.c.item_id)
         .where(rl.c.release_id == release_id)
         .order_by(it.c.key)
-    )
+    ).all()
+    if not rows:
+        return []
+    keys, label, confidence, soft_label, source, event_seq, answers, split = zip(*rows, strict=True)
+    labels, soft = _Decoded(), _Decoded()
+    answer_lists = json.loads("[" + ",".join(answers) + "]")
     return [
-        ReleaseLabel(
-            r.key,
-            json.loads(r.label),
-            r.confidence,
-            _load(r.soft_label),
-            r.source,
-            None if r.event_seq is None else int(r.event_seq),
-            tuple(json.loads(r.answers)),
-            r.split,
+        ReleaseLabel(k, labels(lab), c, soft(sl), src, None if e is None else int(e), tuple(a), sp)
+        for k, lab, c, sl, src, e, a, sp in zip(
+            keys, label, confidence, soft_label, source, event_seq, answer_lists, split, strict=True
         )
-        for r in rows
     ]
+
+
+class _Decoded:
+    """JSON decoding with a cache per distinct text (decoded values are shared: read-only)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str | None, Any] = {None: None}
+
+    def __call__(self, text: str | None) -> Any:
+        try:
+            return self.seen[text]
+        except KeyError:
+            value = self.seen[text] = json.loads(text)  # type: ignore[arg-type]
+            return value
 
 
 def event_payload(conn: Connection, project: Project, seq: int) -> tuple[str, Any]:
@@ -249,12 +274,32 @@ def event_seq_of(conn: Connection, project: Project, event_id: int) -> tuple[int
     return int(row.seq), row.hash
 
 
-def answer_provenance(conn: Connection, project: Project) -> dict[int, tuple[str, str, str]]:
-    """Per answer or correction event seq: (labeler ``kind:name:version``, kind, created_at)."""
+AnswerDetail = tuple[str, str, str, Any, "int | None"]
+"""Of one answer or correction event: labeler ``kind:name:version``, kind, created_at,
+decoded label (None: abstained or withdrawn), time spent in ms (None: not recorded)."""
+
+
+def answer_details(conn: Connection, project: Project) -> dict[int, AnswerDetail]:
+    """:data:`AnswerDetail` of every answer or correction event with a labeler, by seq.
+
+    One fetch of the events without a join: labelers are few and looked up in memory.
+    """
     ev, lb = t.events, t.labelers
+    who = {
+        int(i): (f"{kind}:{name}:{version}", kind)
+        for i, kind, name, version in conn.execute(
+            select(lb.c.id, lb.c.kind, lb.c.name, lb.c.version)
+        ).all()
+    }
     rows = conn.execute(
-        select(ev.c.seq, lb.c.kind, lb.c.name, lb.c.version, ev.c.created_at)
-        .join(lb, lb.c.id == ev.c.labeler_id)
-        .where(ev.c.project_id == project.id, ev.c.type.in_(("answer", "correction")))
-    )
-    return {int(r.seq): (f"{r.kind}:{r.name}:{r.version}", r.kind, r.created_at) for r in rows}
+        select(ev.c.seq, ev.c.labeler_id, ev.c.created_at, ev.c.label, ev.c.time_spent_ms).where(
+            ev.c.project_id == project.id,
+            ev.c.type.in_(("answer", "correction")),
+            ev.c.labeler_id.is_not(None),
+        )
+    ).all()
+    decode = _Decoded()
+    return {
+        seq: (*who[labeler_id], created_at, decode(label), spent)
+        for seq, labeler_id, created_at, label, spent in rows
+    }

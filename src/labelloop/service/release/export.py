@@ -1,7 +1,8 @@
-"""`labelloop release export NAME --format jsonl|parquet --out DIR`.
+"""`labelloop release export NAME --format jsonl|csv|parquet|hf|label_studio --out DIR`.
 
 The export of a release is a folder ``DIR/.versions/NAME-FORMAT-<sha256[:16]>`` holding the
-label file and ``manifest.json`` (written last: the sha256 and size of the label file, the
+label file (with its siblings, for formats of several files) and ``manifest.json`` (written
+last: the sha256 and size of every file, the
 release's checkpoint and labels digest), made current by pointing the symlink
 ``DIR/NAME-FORMAT`` at it in one rename (formats.files.publish_folder). Every file is
 fsynced first, so a kill at any point leaves the previous export or the complete new one.
@@ -11,10 +12,12 @@ way every time: re-exporting a release gives files with the same sha256.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,10 +60,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: an export builds millions of small lists and
+    dicts and keeps them all, which would make it rescan them again and again for nothing
+    (they form no cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def export_release(
     store: Store, project_name: str | None, name: str, fmt: str, out: Path
 ) -> ExportReport:
     """Write release ``name`` as ``fmt`` under ``out`` (see the module notes)."""
+    with _gc_paused():
+        return _export_release(store, project_name, name, fmt, out)
+
+
+def _export_release(
+    store: Store, project_name: str | None, name: str, fmt: str, out: Path
+) -> ExportReport:
     import time
 
     plugin = registry.exporters.resolve(fmt)  # an unknown format lists the known ones
@@ -71,10 +95,14 @@ def export_release(
         project = repo.get_project(conn, project_name)
         release = rs.get_release(conn, project, name)
         labels = rs.release_labels(conn, release.id)
-        who = rs.answer_provenance(conn, project)
+        details = rs.answer_details(conn, project)
+    method, schema_version = release.body["method"], release.body["schema"]["version"]
     rows: list[Row] = []
     for x in labels:
-        seen = [who[s] for s in x.answers if s in who]
+        seen = [details[s] for s in x.answers if s in details]
+        labelers, kinds, when, answered, spent = (
+            map(list, zip(*seen, strict=True)) if seen else ([], [], [], [], [])
+        )
         rows.append(
             {
                 "item": x.item,
@@ -82,12 +110,16 @@ def export_release(
                 "confidence": x.confidence,
                 "soft_label": x.soft_label,
                 "source": x.source,
+                "method": method,
+                "schema_version": schema_version,
                 "split": x.split,
                 "event_seq": x.event_seq,
                 "answers": list(x.answers),
-                "labelers": [s[0] for s in seen],
-                "labeler_kinds": [s[1] for s in seen],
-                "answered_at": [s[2] for s in seen],
+                "labelers": labelers,
+                "labeler_kinds": kinds,
+                "answered_at": when,
+                "answer_labels": answered,
+                "time_spent_ms": spent,
             }
         )
     read_seconds = time.perf_counter() - start
@@ -110,18 +142,20 @@ def export_release(
             "release": name,
             "format": plugin.key,
             "files": {
-                file_name: {
-                    "sha256": digest,
-                    "bytes": (staging / file_name).stat().st_size,
-                    "rows": len(rows),
+                f.name: {
+                    "sha256": digest if f.name == file_name else _sha256(f),
+                    "bytes": f.stat().st_size,
+                    **({"rows": len(rows)} if f.name == file_name else {}),
                 }
+                for f in sorted(staging.iterdir())
             },
             "checkpoint": body["checkpoint"],
             "labels_sha256": body["labels_sha256"],
             "schema": body["schema"],
             "method": body["method"],
             "params": body["params"],
-            "columns_note": "answers: seqs of the answer events used, in the project's chain",
+            "columns_note": "answers: seqs of the answer events used, in the project's chain; "
+            "labelers, labeler_kinds, answered_at, answer_labels, time_spent_ms: theirs",
         }
         (staging / MANIFEST).write_text(canonical_json(manifest) + "\n", encoding="utf-8")
         folder = versions / f"{name}-{fmt}-{digest[:16]}"
