@@ -11,7 +11,8 @@ from labelloop.core.answers import Answers
 from labelloop.core.audit import DriftAlert, find_drift, reference_matches
 from labelloop.service.adjudicate.agreement import labeler_id
 from labelloop.service.project.schemas import require_schema
-from labelloop.store import listing, repo
+from labelloop.store import repo
+from labelloop.store.answers import gold_codes, list_labelers, project_answers
 from labelloop.store.engine import Store
 
 SOURCE = "audit drift"
@@ -61,28 +62,12 @@ def drift_project(
         _, schema = require_schema(
             conn, project, needed_for="drift of the project's answers", single_label=True
         )
-        rows = listing.answer_rows(conn, project)
         space = schema.label_space
-        kept = [r for r in rows if isinstance(r.label, str) and r.label in space]
-        keys = sorted({r.item for r in kept})
-        ids = repo.find_item_ids(conn, project, keys)
-        gold_by_id = repo.current_gold(conn, project, list(ids.values()))
-    names = sorted({labeler_id(r.kind, r.name, r.version) for r in kept})
-    item_code = {k: i for i, k in enumerate(keys)}
-    who_code = {k: i for i, k in enumerate(names)}
-    answers = Answers(
-        np.array([item_code[r.item] for r in kept], dtype=np.int64),
-        np.array([who_code[labeler_id(r.kind, r.name, r.version)] for r in kept], dtype=np.int64),
-        np.array([space.code(r.label) for r in kept], dtype=np.int64),
-        len(keys),
-        len(names),
-        len(space),
-    )
-    gold = np.full(len(keys), -1, dtype=np.int64)
-    for key, item_id in ids.items():
-        label = gold_by_id.get(item_id)
-        if isinstance(label, str) and label in space:
-            gold[item_code[key]] = space.code(label)
+        stored = project_answers(conn, project, space, types=("answer",))
+        gold = gold_codes(conn, project, space, stored.item_ids)
+        who = {lb.id: labeler_id(*lb.identity) for lb in list_labelers(conn, project)}
+    answers = stored.answers
+    names = [who.get(int(i), f"labeler {int(i)}") for i in stored.labeler_ids]
     has, matched, reliability = reference_matches(answers, gold)
     checked = np.flatnonzero(has)
     params = {"warmup": warmup, "shift": shift, "alpha": alpha, "seed": seed}
@@ -122,7 +107,7 @@ def drift_project(
             added = repo.append_events(conn, project.name, drafts)
     return DriftReport(
         project=project.name,
-        answers=len(kept),
+        answers=len(answers.item),
         labelers_tested=alerts[0].n_monitored if alerts else _tested(answers, checked, warmup),
         gold_items=int((gold >= 0).sum()),
         params=params,
