@@ -27,8 +27,7 @@ from labelloop.errors import InvalidInput
 from labelloop.formats.files import atomic_path
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import repo
-from labelloop.store.answers import current_labels as current_labels  # sampling imports it here
-from labelloop.store.answers import item_contents
+from labelloop.store.answers import current_labels, item_contents
 from labelloop.store.engine import Store
 
 PROBA_DIGITS = 6

@@ -27,6 +27,7 @@ from labelloop import registry
 from labelloop.errors import InvalidInput, NotFound
 from labelloop.service.project.schemas import current_schema
 from labelloop.store import repo
+from labelloop.store.answers import current_labels
 from labelloop.store.batches import BatchEntry, create_batch, excluded_items
 from labelloop.store.engine import Connection, Store
 from labelloop.store.items import content_items
@@ -219,8 +220,6 @@ def sample(
                         probas[k] = row / total
             if strategy == "class_balanced" and "class_counts" not in options:
                 counts = np.zeros(len(classes), dtype=np.int64)
-                from labelloop.service.annotate.train import current_labels
-
                 for label in current_labels(conn, project)[0].values():
                     if label in position:
                         counts[position[label]] += 1
