@@ -11,6 +11,7 @@ label (derived state) follows the latest adjudication.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -106,6 +107,31 @@ def adjudication_draft(
     )
 
 
+def changed_adjudications(
+    results: Iterable[tuple[int, Any, dict[str, Any]]],
+    *,
+    state: Mapping[int, stored.Consensus],
+    decided: set[int],
+    version_id: int,
+    run: str,
+) -> tuple[list[repo.EventDraft], int]:
+    """Adjudication events for the ``(item id, label, payload)`` results whose label or
+    ``payload["confidence"]`` differs from the item's latest adjudication (a person's
+    decision, in ``decided``, stands); and how many items changed label."""
+    drafts = []
+    changed = 0
+    for item_id, label, payload in results:
+        if item_id in decided:
+            continue
+        old = state.get(item_id)
+        if old is not None and old.label == label and old.confidence == payload["confidence"]:
+            continue
+        if old is None or old.label != label:
+            changed += 1
+        drafts.append(adjudication_draft(item_id, label, version_id, run, payload))
+    return drafts, changed
+
+
 def adjudicate(
     store: Store,
     project_name: str | None,
@@ -174,34 +200,28 @@ def adjudicate(
         state = stored.consensus_labels(conn, project)
         per_item = answers.answers_per_item()
         decided = person_decided_items(conn, project)  # a reviewer's or expert's word stands
-        drafts = []
-        changed = 0
-        for k, item_id in enumerate(items.tolist()):
-            if labels[k] == ABSTAIN or item_id in decided:
-                continue
-            label = space.labels[int(labels[k])]
-            old = state.get(item_id)
-            conf = float(confidence[k])
-            if old is not None and old.label == label and old.confidence == conf:
-                continue
-            if old is None or old.label != label:
-                changed += 1
-            drafts.append(
-                adjudication_draft(
+        drafts, changed = changed_adjudications(
+            (
+                (
                     item_id,
-                    label,
-                    version_id,
-                    run,
+                    space.labels[int(labels[k])],
                     {
                         "method": aggregator.name,
                         "params": settings,
-                        "confidence": conf,
+                        "confidence": float(confidence[k]),
                         "answers": int(per_item[k]),
                         "clamp_gold": clamp_gold,
                         "run": run,
                     },
                 )
-            )
+                for k, item_id in enumerate(items.tolist())
+                if labels[k] != ABSTAIN
+            ),
+            state=state,
+            decided=decided,
+            version_id=version_id,
+            run=run,
+        )
         added = repo.append_events(conn, project.name, drafts)
         skills = getattr(aggregator, "skills_", None)
         source = getattr(aggregator, "model_", aggregator)

@@ -29,7 +29,7 @@ from labelloop.service.adjudicate.adjudicate import (
     LabelerSkill,
     _kind_summaries,
     _rounded,
-    adjudication_draft,
+    changed_adjudications,
 )
 from labelloop.store import labels_multi, repo
 from labelloop.store.answers import consensus_labels, project_gold
@@ -107,31 +107,18 @@ def adjudicate_sets(
     )
     settings = aggregator.params()
     run = content_hash({"params": settings, "head": project.head_hash, "clamp_gold": clamp_gold})
-    state = {i: (c.label, c.confidence) for i, c in consensus_labels(conn, project).items()}
+    state = consensus_labels(conn, project)
     per_item = np.bincount(answers.item, minlength=len(items))
     decided = person_decided_items(conn, project)  # a reviewer's or expert's word stands
-    drafts = []
-    changed = 0
-    for k, item_id in enumerate(items.tolist()):
-        if not aggregator.answered_[k] or item_id in decided:
-            continue
-        label = schema.decode(labels[k])
-        conf = float(confidence[k])
-        old = state.get(item_id)
-        if old is not None and old[0] == label and old[1] == conf:
-            continue
-        if old is None or old[0] != label:
-            changed += 1
-        drafts.append(
-            adjudication_draft(
+    drafts, changed = changed_adjudications(
+        (
+            (
                 item_id,
-                label,
-                version_id,
-                run,
+                schema.decode(labels[k]),
                 {
                     "method": aggregator.name,
                     "params": settings,
-                    "confidence": conf,
+                    "confidence": float(confidence[k]),
                     "probabilities": {
                         name: float(probas[k, c]) for c, name in enumerate(space.labels)
                     },
@@ -140,7 +127,14 @@ def adjudicate_sets(
                     "run": run,
                 },
             )
-        )
+            for k, item_id in enumerate(items.tolist())
+            if aggregator.answered_[k]
+        ),
+        state=state,
+        decided=decided,
+        version_id=version_id,
+        run=run,
+    )
     added = repo.append_events(conn, project.name, drafts)
 
     # reliability on the present/absent decisions (the stacked binary units)
